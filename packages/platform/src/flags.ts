@@ -1,0 +1,194 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { FlagdCore, MemoryStorage } from '@openfeature/flagd-core';
+import { FlagsmithOpenFeatureProvider } from '@openfeature/flagsmith-provider';
+import {
+  type Client,
+  type EvaluationContext,
+  type Hook,
+  type JsonValue,
+  type Logger as OFLogger,
+  OpenFeature,
+  OpenFeatureEventEmitter,
+  type Provider,
+  ProviderEvents,
+  type ResolutionDetails,
+} from '@openfeature/server-sdk';
+import { Flagsmith, LocalFileHandler } from 'flagsmith-nodejs';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * OpenFeature provider over a flagd flag-definition file (the Kubernetes ConfigMap case).
+ * Uses flagd's own evaluator (@openfeature/flagd-core) with strict validation against
+ * flagd's schema. The file is polled (stat-based, so ConfigMap symlink swaps are seen);
+ * an invalid new version is logged and the last good flags stay in force.
+ *
+ * Hand-written only because @openfeature/flagd-provider's offline mode validates
+ * non-strictly, needs gRPC, and polls every 5 s with no way to change it.
+ */
+export class FlagdFileProvider implements Provider {
+  readonly metadata = { name: 'flagd-file' } as const;
+  readonly runsOn = 'server' as const;
+  readonly events = new OpenFeatureEventEmitter();
+  private readonly storage: MemoryStorage;
+  private readonly core: FlagdCore;
+  private watching = false;
+  private lastText = '';
+
+  constructor(
+    private readonly file: string,
+    private readonly logger: Logger,
+    private readonly pollMs = 1000,
+  ) {
+    const ofLogger = this.logger as unknown as OFLogger;
+    this.storage = new MemoryStorage(ofLogger);
+    this.core = new FlagdCore(this.storage, ofLogger);
+  }
+
+  async initialize(): Promise<void> {
+    // A bad file at start is fatal: there are no last good flags to keep.
+    await this.load(true);
+    watchFile(this.file, { interval: this.pollMs, persistent: false }, () => void this.load(false));
+    this.watching = true;
+  }
+
+  private async load(initial: boolean): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if (initial) throw new Error(`cannot read flag file ${this.file}: ${(err as Error).message}`);
+      this.logger.error({ err, file: this.file }, 'flag file unreadable; keeping the last good flags');
+      return;
+    }
+    if (text === this.lastText) return;
+    try {
+      const changed = this.storage.setConfigurations(text, true);
+      this.lastText = text;
+      if (!initial) {
+        this.logger.info({ file: this.file, flagsChanged: changed }, 'feature flags reloaded');
+        this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
+      }
+    } catch (err) {
+      if (initial) throw new Error(`invalid flag file ${this.file}: ${(err as Error).message}`);
+      this.logger.error({ err, file: this.file }, 'invalid flag file; keeping the last good flags');
+    }
+  }
+
+  async onClose(): Promise<void> {
+    if (this.watching) unwatchFile(this.file);
+    this.watching = false;
+  }
+
+  resolveBooleanEvaluation(
+    key: string,
+    def: boolean,
+    ctx: EvaluationContext,
+  ): Promise<ResolutionDetails<boolean>> {
+    return Promise.resolve(this.core.resolveBooleanEvaluation(key, def, ctx));
+  }
+  resolveStringEvaluation(
+    key: string,
+    def: string,
+    ctx: EvaluationContext,
+  ): Promise<ResolutionDetails<string>> {
+    return Promise.resolve(this.core.resolveStringEvaluation(key, def, ctx));
+  }
+  resolveNumberEvaluation(
+    key: string,
+    def: number,
+    ctx: EvaluationContext,
+  ): Promise<ResolutionDetails<number>> {
+    return Promise.resolve(this.core.resolveNumberEvaluation(key, def, ctx));
+  }
+  resolveObjectEvaluation<T extends JsonValue>(
+    key: string,
+    def: T,
+    ctx: EvaluationContext,
+  ): Promise<ResolutionDetails<T>> {
+    return Promise.resolve(this.core.resolveObjectEvaluation(key, def, ctx));
+  }
+}
+
+export interface FlagsSettings {
+  FLAGS_PROVIDER: 'file' | 'flagsmith' | 'none';
+  FLAGS_FILE?: string | undefined;
+  FLAGS_POLL_MS?: number;
+  FLAGSMITH_ENVIRONMENT_KEY?: string | undefined;
+  FLAGSMITH_API_URL?: string | undefined;
+  FLAGSMITH_OFFLINE_FILE?: string | undefined;
+}
+
+function flagsmithProvider(cfg: FlagsSettings): Provider {
+  const offline = cfg.FLAGSMITH_OFFLINE_FILE;
+  const client = new Flagsmith({
+    ...(cfg.FLAGSMITH_ENVIRONMENT_KEY ? { environmentKey: cfg.FLAGSMITH_ENVIRONMENT_KEY } : {}),
+    ...(cfg.FLAGSMITH_API_URL ? { apiUrl: cfg.FLAGSMITH_API_URL } : {}),
+    ...(offline ? { offlineMode: true, offlineHandler: new LocalFileHandler(offline) } : {}),
+    requestTimeoutSeconds: 3,
+    retries: 1,
+  });
+  // The provider's types come from flagsmith-nodejs' CJS build, ours from its ESM build: same class.
+  type ProviderClient = ConstructorParameters<typeof FlagsmithOpenFeatureProvider>[0];
+  return new FlagsmithOpenFeatureProvider(client as unknown as ProviderClient, {
+    returnValueForDisabledFlags: false,
+    useFlagsmithDefaults: false,
+    useBooleanConfigValue: false,
+  });
+}
+
+/** Counts every evaluation in feature_flag_evaluations_total{flag, variant}. */
+function metricsHook(metrics: Metrics): Hook {
+  return {
+    finally(hookContext, details) {
+      const variant = details.variant ?? (details.errorCode ? 'default' : String(details.value));
+      metrics.flagEvaluations().inc({ flag: hookContext.flagKey, variant });
+    },
+  };
+}
+
+/** Typed access to feature flags; every getter returns the code default when no provider answers. */
+export class Flags {
+  constructor(
+    readonly client: Client,
+    private readonly domain: string,
+  ) {}
+
+  boolean(key: string, def: boolean, ctx?: EvaluationContext): Promise<boolean> {
+    return this.client.getBooleanValue(key, def, ctx);
+  }
+  number(key: string, def: number, ctx?: EvaluationContext): Promise<number> {
+    return this.client.getNumberValue(key, def, ctx);
+  }
+  string(key: string, def: string, ctx?: EvaluationContext): Promise<string> {
+    return this.client.getStringValue(key, def, ctx);
+  }
+
+  async close(): Promise<void> {
+    await OpenFeature.getProvider(this.domain)?.onClose?.();
+  }
+}
+
+/**
+ * Sets up OpenFeature for one service. `domain` scopes the provider (tests run several).
+ * FLAGS_PROVIDER=none leaves OpenFeature's no-op provider: code defaults everywhere.
+ */
+export async function initFlags(
+  cfg: FlagsSettings,
+  deps: { logger: Logger; metrics: Metrics; domain: string },
+): Promise<Flags> {
+  const { logger, metrics, domain } = deps;
+  let provider: Provider | undefined;
+  if (cfg.FLAGS_PROVIDER === 'file') {
+    if (!cfg.FLAGS_FILE) throw new Error('FLAGS_FILE is required when FLAGS_PROVIDER=file');
+    provider = new FlagdFileProvider(cfg.FLAGS_FILE, logger, cfg.FLAGS_POLL_MS ?? 1000);
+  } else if (cfg.FLAGS_PROVIDER === 'flagsmith') {
+    provider = flagsmithProvider(cfg);
+  }
+  if (provider) await OpenFeature.setProviderAndWait(domain, provider);
+  const client = OpenFeature.getClient(domain);
+  client.addHooks(metricsHook(metrics));
+  logger.info({ provider: cfg.FLAGS_PROVIDER, file: cfg.FLAGS_FILE }, 'feature flags ready');
+  return new Flags(client, domain);
+}

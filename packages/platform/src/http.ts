@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { AppError, type ErrorBody } from './errors.js';
+import type { Health } from './health.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export interface ServiceInfo {
+  service: string;
+  version: string;
+  commit: string;
+}
+
+export interface HttpAppOptions {
+  logger: Logger;
+  info: ServiceInfo;
+  metrics: Metrics;
+  health: Health;
+  bodyLimit?: number;
+  /** Whole-request timeout (ms); a slow client cannot hold a socket forever. */
+  requestTimeoutMs?: number;
+  /** Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway). */
+  trustProxy?: boolean | string;
+}
+
+export type HttpApp = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  Logger,
+  TypeBoxTypeProvider
+>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Body: strict (no type coercion, no silent removal of unknown fields). Query/params/headers: coerced from strings. */
+function validators() {
+  const base: AjvOptions = { allErrors: false, useDefaults: true, removeAdditional: false, strict: true };
+  const body = addFormats.default(new Ajv({ ...base, coerceTypes: false }));
+  const rest = addFormats.default(new Ajv({ ...base, coerceTypes: 'array' }));
+  return { body, rest };
+}
+
+function errorBody(request: FastifyRequest, code: string, message: string, details?: unknown): ErrorBody {
+  return {
+    error: { code, message, requestId: String(request.id), ...(details === undefined ? {} : { details }) },
+  };
+}
+
+const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'BAD_REQUEST' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+};
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE',
+  429: 'TOO_MANY_REQUESTS',
+  502: 'BAD_GATEWAY',
+  503: 'UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+};
+
+/** Maps any thrown error to the contract's error shape; only real faults are 5xx. */
+export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof AppError) {
+    if (error.statusCode >= 500) request.log.warn({ err: error }, 'request failed');
+    return reply.code(error.statusCode).send(errorBody(request, error.code, error.message, error.details));
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    return reply.code(400).send(errorBody(request, 'VALIDATION_FAILED', fe.message));
+  }
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return reply.code(known.status).send(errorBody(request, known.code, fe.message));
+  if (error instanceof SyntaxError)
+    return reply.code(400).send(errorBody(request, 'INVALID_JSON', error.message));
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return reply.code(status).send(errorBody(request, STATUS_CODES[status] ?? 'BAD_REQUEST', fe.message));
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return reply
+    .code(status >= 500 && status < 600 ? status : 500)
+    .send(errorBody(request, STATUS_CODES[status] ?? 'INTERNAL', 'internal error'));
+}
+
+const ErrorSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), requestId: Type.String() }),
+});
+
+/**
+ * The Fastify app every service starts from: request ids, the contract's JSON errors,
+ * strict validation, metrics per route pattern, and the health/metrics/version endpoints.
+ * It does not listen; `server.ts` does.
+ */
+export function createHttpApp(opts: HttpAppOptions): HttpApp {
+  const { logger, metrics, health, info } = opts;
+  const startedAt = new Date().toISOString();
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    requestIdLogLabel: 'requestId',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    trustProxy: opts.trustProxy ?? false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as HttpApp;
+
+  const { body, rest } = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? body.compile(schema) : rest.compile(schema),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, seconds);
+    const line = {
+      method: request.method,
+      route,
+      statusCode: reply.statusCode,
+      durationMs: reply.elapsedTime,
+    };
+    if (PROBE_ROUTES.has(route)) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error as FastifyError, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(errorBody(request, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  app.get(
+    '/healthz',
+    { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        response: {
+          200: Type.Object({ status: Type.String(), checks: Type.Record(Type.String(), Type.Unknown()) }),
+          503: Type.Object({
+            status: Type.String(),
+            checks: Type.Record(Type.String(), Type.Unknown()),
+            error: ErrorSchema.properties.error,
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const r = await health.readiness();
+      if (r.ready) return reply.code(200).send({ status: 'ready', checks: r.checks });
+      const message = r.shuttingDown
+        ? 'shutting down'
+        : `dependency failing: ${r.failing.map((n) => `${n} (${r.checks[n]?.error ?? 'failed'})`).join(', ')}`;
+      return reply.code(503).send({
+        status: r.shuttingDown ? 'shutting_down' : 'not_ready',
+        checks: r.checks,
+        error: { code: 'NOT_READY', message, requestId: String(request.id) },
+      });
+    },
+  );
+
+  app.get('/metrics', { schema: { response: { 200: Type.String() } } }, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.get(
+    '/version',
+    {
+      schema: {
+        response: {
+          200: Type.Object({
+            service: Type.String(),
+            version: Type.String(),
+            commit: Type.String(),
+            startedAt: Type.String(),
+          }),
+        },
+      },
+    },
+    async () => ({ ...info, startedAt }),
+  );
+
+  return app;
+}
+
+export { ErrorSchema };

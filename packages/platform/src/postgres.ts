@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import type { Logger } from './logger.js';
+
+export interface PgOptions {
+  applicationName: string;
+  max?: number;
+  /** Connect timeout, statement timeout and client-side query timeout share this budget. */
+  timeoutMs?: number;
+}
+
+/** A pool where every call is bounded in time: nothing waits on PostgreSQL forever. */
+export function createPgPool(connectionString: string, opts: PgOptions): pg.Pool {
+  const timeout = opts.timeoutMs ?? 5000;
+  const pool = new pg.Pool({
+    connectionString,
+    application_name: opts.applicationName,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: timeout,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: timeout,
+    query_timeout: timeout + 500,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export const pgCheck = (pool: pg.Pool) => async () => {
+  await pool.query('SELECT 1');
+};
+
+/** Replaces the database name in a PostgreSQL URL. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Creates the database if it does not exist (connecting to the `postgres` maintenance db). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const name = databaseName(url);
+  if (!IDENT.test(name)) throw new Error(`refusing unusual database name ${JSON.stringify(name)}`);
+  const admin = new pg.Client({
+    connectionString: withDatabase(url, 'postgres'),
+    connectionTimeoutMillis: 5000,
+  });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return false;
+    try {
+      await admin.query(`CREATE DATABASE "${name}"`);
+    } catch (err) {
+      // Another process created it between our check and our create.
+      if ((err as { code?: string }).code !== '42P04') throw err;
+      return false;
+    }
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  if (!IDENT.test(name)) throw new Error(`refusing unusual database name ${JSON.stringify(name)}`);
+  const admin = new pg.Client({
+    connectionString: withDatabase(url, 'postgres'),
+    connectionTimeoutMillis: 5000,
+  });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Applies pending SQL migrations from `dir` (node-pg-migrate; files `NNNN_name.sql` with
+ * `-- Up Migration` / `-- Down Migration` sections), under its advisory lock so two
+ * replicas starting at once do not race. Returns the names applied.
+ */
+export async function migrate(url: string, dir: string, logger?: Logger): Promise<string[]> {
+  const applied = await runner({
+    databaseUrl: url,
+    dir: path.resolve(dir),
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    count: Number.POSITIVE_INFINITY,
+    singleTransaction: true,
+    log: (msg: string) => logger?.debug({ migration: true }, msg),
+  });
+  return applied.map((m) => m.name);
+}
+
+/**
+ * Entry point for a service's `migrate` command (the Kubernetes migration Job runs it):
+ * applies `<package>/migrations` to DATABASE_URL and exits; one line on failure.
+ */
+export async function migrateCommand(opts: {
+  service: string;
+  migrationsDir: string;
+  url: string | undefined;
+}) {
+  if (!opts.url) {
+    process.stderr.write('config error: DATABASE_URL is missing\n');
+    process.exit(78);
+  }
+  try {
+    const applied = await migrate(opts.url, opts.migrationsDir);
+    process.stdout.write(
+      `${JSON.stringify({ level: 'info', service: opts.service, msg: 'migrations applied', applied })}\n`,
+    );
+  } catch (err) {
+    process.stderr.write(`${opts.service} migration failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

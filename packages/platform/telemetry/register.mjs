@@ -1,0 +1,96 @@
+// @ts-check
+/**
+ * OpenTelemetry preload. Load it before the application:
+ *   node --import @mdp/platform/telemetry dist/src/server.js
+ *   node --import @mdp/platform/telemetry --import tsx src/server.ts   (development)
+ *
+ * Service name from OTEL_SERVICE_NAME; spans go over OTLP/HTTP (JSON) to
+ * OTEL_EXPORTER_OTLP_ENDPOINT (Jaeger v2 or an OpenTelemetry Collector). With no endpoint,
+ * nothing is exported but W3C trace context still propagates, so log lines still carry
+ * trace ids and downstream services still join the trace.
+ */
+import { register } from 'node:module';
+
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+
+const { diag, DiagConsoleLogger, DiagLogLevel } = await import('@opentelemetry/api');
+const { W3CTraceContextPropagator, W3CBaggagePropagator, CompositePropagator } = await import(
+  '@opentelemetry/core'
+);
+const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+const { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import(
+  '@opentelemetry/sdk-trace-base'
+);
+const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+const { resourceFromAttributes } = await import('@opentelemetry/resources');
+const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
+const { IORedisInstrumentation } = await import('@opentelemetry/instrumentation-ioredis');
+const { AmqplibInstrumentation } = await import('@opentelemetry/instrumentation-amqplib');
+const { MongoDBInstrumentation } = await import('@opentelemetry/instrumentation-mongodb');
+const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+
+if (process.env.OTEL_LOG_LEVEL === 'debug') diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.DEBUG);
+
+const serviceName = process.env.OTEL_SERVICE_NAME || 'unknown-service';
+const endpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/$/, '');
+const ratio = Number(process.env.OTEL_TRACES_SAMPLER_ARG ?? '1');
+
+const spanProcessors = endpoint
+  ? [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, timeoutMillis: 5000 }), {
+        scheduledDelayMillis: Number(process.env.OTEL_BSP_SCHEDULE_DELAY ?? '1000'),
+      }),
+    ]
+  : [];
+
+const provider = new NodeTracerProvider({
+  resource: resourceFromAttributes({
+    'service.name': serviceName,
+    'service.version': process.env.SERVICE_VERSION ?? '0.0.0-dev',
+    'service.namespace': 'mdp',
+    'deployment.environment.name': process.env.DEPLOY_ENV ?? 'local',
+  }),
+  sampler: new ParentBasedSampler({
+    root: new TraceIdRatioBasedSampler(Number.isFinite(ratio) ? Math.min(Math.max(ratio, 0), 1) : 1),
+  }),
+  spanProcessors,
+});
+provider.register({
+  propagator: new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  }),
+});
+
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+registerInstrumentations({
+  tracerProvider: provider,
+  instrumentations: [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => PROBES.has((req.url ?? '').split('?')[0] ?? ''),
+    }),
+    new UndiciInstrumentation(),
+    new PgInstrumentation({ enhancedDatabaseReporting: false }),
+    new IORedisInstrumentation(),
+    new AmqplibInstrumentation(),
+    new MongoDBInstrumentation(),
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      ignorePaths: (opts) => PROBES.has(opts.url),
+    }),
+  ],
+});
+
+/** Lets the service's shutdown flush spans last (Lifecycle phase 'telemetry'). */
+Object.defineProperty(globalThis, Symbol.for('mdp.telemetry'), {
+  value: {
+    enabled: true,
+    exporting: Boolean(endpoint),
+    serviceName,
+    shutdown: () => provider.shutdown(),
+    forceFlush: () => provider.forceFlush(),
+  },
+});

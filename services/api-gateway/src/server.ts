@@ -1,0 +1,28 @@
+import { runService } from '@mdp/platform/service';
+import { connectRedis } from './adapters/redis.js';
+import { buildApp } from './app.js';
+import { configSchema, localDefaults } from './config.js';
+
+await runService({
+  name: 'api-gateway',
+  config: configSchema,
+  localDefaults,
+  async start(kit) {
+    const { config, lifecycle } = kit;
+    const redis = connectRedis(config.REDIS_URL);
+    lifecycle.on('pools', 'redis', () => redis.quit());
+    const upstreams = {
+      user: config.USER_SERVICE_URL,
+      product: config.PRODUCT_SERVICE_URL,
+      order: config.ORDER_SERVICE_URL,
+      notification: config.NOTIFICATION_SERVICE_URL,
+    };
+    return buildApp({
+      ...kit,
+      redis,
+      upstreams,
+      trustProxy: config.TRUST_PROXY,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+    });
+  },
+});
