@@ -1,0 +1,104 @@
+/**
+ * Helpers for tests that use this machine's real PostgreSQL, Redis and RabbitMQ.
+ * Every suite gets its own database / key prefix / vhost, so suites never collide and
+ * can run in parallel; each helper's `drop()` removes what it created.
+ */
+import { randomBytes } from 'node:crypto';
+import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
+
+export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** RabbitMQ management API (the rabbitmq_management plugin; scripts/install-tools.sh enables it). */
+export const TEST_RABBIT_API = process.env.TEST_RABBIT_API ?? 'http://guest:guest@127.0.0.1:15672';
+
+export const uniqueName = (prefix: string) =>
+  `${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+
+export interface TempDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL database for one suite. */
+export async function tempDatabase(prefix = 't'): Promise<TempDatabase> {
+  const name = uniqueName(`test_${prefix}`).slice(0, 63);
+  const url = withDatabase(TEST_PG_URL, name);
+  await ensureDatabase(url);
+  return { url, name, drop: () => dropDatabase(url) };
+}
+
+/** A key prefix for one suite; `drop` deletes every key under it. */
+export function tempRedisPrefix(prefix = 't'): { keyPrefix: string } {
+  return { keyPrefix: `${uniqueName(`test_${prefix}`)}:` };
+}
+
+function rabbitApi(path: string): { url: string; headers: Record<string, string> } {
+  const base = new URL(TEST_RABBIT_API);
+  const auth = Buffer.from(
+    `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`,
+  ).toString('base64');
+  base.username = '';
+  base.password = '';
+  return {
+    url: new URL(path, base).toString(),
+    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/json' },
+  };
+}
+
+export interface TempVhost {
+  url: string;
+  vhost: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh RabbitMQ vhost (with permissions for the test user) for one suite. */
+export async function tempVhost(prefix = 't'): Promise<TempVhost> {
+  const vhost = uniqueName(`test_${prefix}`);
+  const v = encodeURIComponent(vhost);
+  const amqpBase = new URL(TEST_AMQP_URL);
+  const user = decodeURIComponent(amqpBase.username || 'guest');
+  const put = async (path: string, body: unknown) => {
+    const { url, headers } = rabbitApi(path);
+    const res = await fetch(url, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) throw new Error(`RabbitMQ API PUT ${path}: ${res.status} ${await res.text()}`);
+  };
+  await put(`/api/vhosts/${v}`, {});
+  await put(`/api/permissions/${v}/${encodeURIComponent(user)}`, {
+    configure: '.*',
+    write: '.*',
+    read: '.*',
+  });
+  amqpBase.pathname = `/${v}`;
+  return {
+    url: amqpBase.toString(),
+    vhost,
+    drop: async () => {
+      const { url, headers } = rabbitApi(`/api/vhosts/${v}`);
+      await fetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(5000) });
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
