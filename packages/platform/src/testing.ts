@@ -4,6 +4,7 @@
  * can run in parallel; each helper's `drop()` removes what it created.
  */
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
 
 export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -30,8 +31,29 @@ export async function tempDatabase(prefix = 't'): Promise<TempDatabase> {
 }
 
 /** A key prefix for one suite; `drop` deletes every key under it. */
-export function tempRedisPrefix(prefix = 't'): { keyPrefix: string } {
-  return { keyPrefix: `${uniqueName(`test_${prefix}`)}:` };
+export function tempRedisPrefix(prefix = 't'): { keyPrefix: string; drop(): Promise<void> } {
+  const keyPrefix = `${uniqueName(`test_${prefix}`)}:`;
+  return {
+    keyPrefix,
+    drop: async () => {
+      const client = new Redis(TEST_REDIS_URL, {
+        lazyConnect: true,
+        connectTimeout: 2000,
+        commandTimeout: 5000,
+      });
+      try {
+        await client.connect();
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
+          cursor = next;
+          if (keys.length) await client.del(...keys);
+        } while (cursor !== '0');
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
 }
 
 function rabbitApi(path: string): { url: string; headers: Record<string, string> } {
