@@ -1,0 +1,4 @@
+-- Demo data (owned by the identity and commerce issues). Loaded in dev and staging by the
+-- postgresql-seed Job after the migrations, as the postgres superuser connected to the
+-- "postgres" database: \connect to each service database, and keep every statement
+-- idempotent (ON CONFLICT DO NOTHING), since the Job runs on every sync.
