@@ -6,10 +6,15 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from './cli-args.js';
 import { formatViolation, RULES, TARGETS, validateRepo } from './validate.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const targets = process.argv.slice(2).length > 0 ? process.argv.slice(2) : TARGETS;
+const args = parseArgs(
+  process.argv.slice(2),
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..'),
+);
+const repoRoot = path.resolve(args.root);
+const targets = args.targets.length > 0 ? args.targets : TARGETS;
 const started = performance.now();
 const reports = await validateRepo(repoRoot, targets);
 let problems = 0;

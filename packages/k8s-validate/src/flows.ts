@@ -23,19 +23,51 @@ export interface Endpoint {
 
 /** Peers outside the namespace that the architecture talks to. */
 export function externalEndpoints(): Endpoint[] {
-  const ns = (name: string) => ({ namespace: name, namespaceLabels: { 'kubernetes.io/metadata.name': name } });
+  const ns = (name: string) => ({
+    namespace: name,
+    namespaceLabels: { 'kubernetes.io/metadata.name': name },
+  });
   return [
-    { name: 'ingress-nginx', ...ns('ingress-nginx'), labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, ports: [] },
-    { name: 'prometheus', ...ns('monitoring'), labels: { 'app.kubernetes.io/name': 'prometheus' }, ports: [] },
+    {
+      name: 'ingress-nginx',
+      ...ns('ingress-nginx'),
+      labels: { 'app.kubernetes.io/name': 'ingress-nginx' },
+      ports: [],
+    },
+    {
+      name: 'prometheus',
+      ...ns('monitoring'),
+      labels: { 'app.kubernetes.io/name': 'prometheus' },
+      ports: [],
+    },
     {
       name: 'otel-collector',
       ...ns('observability'),
       labels: { 'app.kubernetes.io/name': 'otel-collector' },
       ports: ['4318/TCP'],
     },
-    { name: 'kube-dns', ...ns('kube-system'), labels: { 'k8s-app': 'kube-dns' }, ports: ['53/UDP', '53/TCP'] },
-    { name: 'internet', namespace: '', namespaceLabels: {}, labels: {}, ports: ['443/TCP'], ip: '203.0.113.10' },
-    { name: 'private-network', namespace: '', namespaceLabels: {}, labels: {}, ports: ['443/TCP'], ip: '10.1.2.3' },
+    {
+      name: 'kube-dns',
+      ...ns('kube-system'),
+      labels: { 'k8s-app': 'kube-dns' },
+      ports: ['53/UDP', '53/TCP'],
+    },
+    {
+      name: 'internet',
+      namespace: '',
+      namespaceLabels: {},
+      labels: {},
+      ports: ['443/TCP'],
+      ip: '203.0.113.10',
+    },
+    {
+      name: 'private-network',
+      namespace: '',
+      namespaceLabels: {},
+      labels: {},
+      ports: ['443/TCP'],
+      ip: '10.1.2.3',
+    },
   ];
 }
 
@@ -87,13 +119,21 @@ export function allowedFlows(items: Located[]): string[] {
     const ports = (t.spec?.containers ?? []).flatMap((c: Any) =>
       (c.ports ?? []).map((p: Any) => `${p.containerPort}/${p.protocol ?? 'TCP'}`),
     );
-    local.push({ name: labels['app.kubernetes.io/name'] ?? item.resource.metadata.name, namespace, namespaceLabels: nsLabels, labels, ports });
+    local.push({
+      name: labels['app.kubernetes.io/name'] ?? item.resource.metadata.name,
+      namespace,
+      namespaceLabels: nsLabels,
+      labels,
+      ports,
+    });
   }
   const externals = externalEndpoints();
   const selecting = (ep: Endpoint, type: 'Ingress' | 'Egress') =>
     ep.namespace === namespace
       ? policies.filter(
-          (p) => (p.spec?.policyTypes ?? ['Ingress']).includes(type) && selectorMatches(p.spec?.podSelector ?? {}, ep.labels),
+          (p) =>
+            (p.spec?.policyTypes ?? ['Ingress']).includes(type) &&
+            selectorMatches(p.spec?.podSelector ?? {}, ep.labels),
         )
       : undefined; // outside the namespace: no policy of this render applies
   const egressOk = (src: Endpoint, dst: Endpoint, port: string) => {
@@ -101,7 +141,9 @@ export function allowedFlows(items: Located[]): string[] {
     if (!ps || ps.length === 0) return true;
     return ps.some((p) =>
       (p.spec?.egress ?? []).some(
-        (r: Any) => portMatches(r.ports, port) && (!r.to || r.to.some((peer: Any) => peerMatches(peer, namespace, dst))),
+        (r: Any) =>
+          portMatches(r.ports, port) &&
+          (!r.to || r.to.some((peer: Any) => peerMatches(peer, namespace, dst))),
       ),
     );
   };
@@ -111,7 +153,8 @@ export function allowedFlows(items: Located[]): string[] {
     return ps.some((p) =>
       (p.spec?.ingress ?? []).some(
         (r: Any) =>
-          portMatches(r.ports, port) && (!r.from || r.from.some((peer: Any) => peerMatches(peer, namespace, src))),
+          portMatches(r.ports, port) &&
+          (!r.from || r.from.some((peer: Any) => peerMatches(peer, namespace, src))),
       ),
     );
   };
@@ -123,7 +166,8 @@ export function allowedFlows(items: Located[]): string[] {
       // Only connections that touch this namespace are governed by its policies.
       if (src.namespace !== namespace && dst.namespace !== namespace) continue;
       for (const port of dst.ports) {
-        if (egressOk(src, dst, port) && ingressOk(src, dst, port)) flows.add(`${src.name} -> ${dst.name}:${port}`);
+        if (egressOk(src, dst, port) && ingressOk(src, dst, port))
+          flows.add(`${src.name} -> ${dst.name}:${port}`);
       }
     }
   }

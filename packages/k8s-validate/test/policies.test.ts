@@ -34,7 +34,11 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'running as root',
-      apply: (i) => void (gw(i).spec.template.spec.securityContext = { runAsUser: 0, seccompProfile: { type: 'RuntimeDefault' } }),
+      apply: (i) =>
+        void (gw(i).spec.template.spec.securityContext = {
+          runAsUser: 0,
+          seccompProfile: { type: 'RuntimeDefault' },
+        }),
       expect: /runAsUser must not be 0/,
     },
     {
@@ -55,7 +59,10 @@ const BREAKERS: Record<string, Mutation[]> = {
   'writable-tmp': [
     {
       name: 'no /tmp emptyDir',
-      apply: (i) => void (gwContainer(i).volumeMounts = gwContainer(i).volumeMounts.filter((m: any) => m.mountPath !== '/tmp')),
+      apply: (i) =>
+        void (gwContainer(i).volumeMounts = gwContainer(i).volumeMounts.filter(
+          (m: any) => m.mountPath !== '/tmp',
+        )),
       expect: /no emptyDir mounted at \/tmp/,
     },
   ],
@@ -67,7 +74,8 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'an init container without requests',
-      apply: (i) => void delete byId(i, 'StatefulSet', 'mongodb').resource.spec.template.spec.initContainers[0].resources,
+      apply: (i) =>
+        void delete byId(i, 'StatefulSet', 'mongodb').resource.spec.template.spec.initContainers[0].resources,
       expect: /container keyfile: resources.requests.cpu is not set/,
     },
   ],
@@ -108,7 +116,9 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'no tag',
-      apply: (i) => void (byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].image = 'docker.io/library/redis'),
+      apply: (i) =>
+        void (byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].image =
+          'docker.io/library/redis'),
       expect: /has no tag/,
     },
   ],
@@ -144,7 +154,9 @@ const BREAKERS: Record<string, Mutation[]> = {
   'service-selects-pods': [
     {
       name: 'a selector with a typo',
-      apply: (i) => void (byId(i, 'Service', 'order-service').resource.spec.selector['app.kubernetes.io/name'] = 'orders'),
+      apply: (i) =>
+        void (byId(i, 'Service', 'order-service').resource.spec.selector['app.kubernetes.io/name'] =
+          'orders'),
       expect: /matches no pod template/,
     },
     {
@@ -157,15 +169,19 @@ const BREAKERS: Record<string, Mutation[]> = {
     {
       name: 'a policy for a pod that does not exist',
       apply: (i) =>
-        void (byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels['app.kubernetes.io/name'] = 'redis-cache'),
+        void (byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels[
+          'app.kubernetes.io/name'
+        ] = 'redis-cache'),
       expect: /podSelector selects no pod template/,
     },
     {
       name: 'a peer that does not exist',
       apply: (i) =>
-        void (byId(i, 'NetworkPolicy', 'user-service').resource.spec.ingress[0].from[0].podSelector.matchLabels[
-          'app.kubernetes.io/name'
-        ] = 'gateway'),
+        void (byId(
+          i,
+          'NetworkPolicy',
+          'user-service',
+        ).resource.spec.ingress[0].from[0].podSelector.matchLabels['app.kubernetes.io/name'] = 'gateway'),
       expect: /peer .* selects no pod template/,
     },
   ],
@@ -183,8 +199,11 @@ const BREAKERS: Record<string, Mutation[]> = {
     {
       name: 'a secretKeyRef key the external secret does not document',
       apply: (i) =>
-        void (byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key =
-          'PASSWORD'),
+        void (byId(
+          i,
+          'StatefulSet',
+          'redis',
+        ).resource.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key = 'PASSWORD'),
       expect: /Secret redis-credentials is external but documents no key PASSWORD/,
     },
     {
@@ -201,7 +220,9 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'a claim that no container mounts',
-      apply: (i) => void (byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates[0].metadata.name = 'other'),
+      apply: (i) =>
+        void (byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates[0].metadata.name =
+          'other'),
       expect: /volumeClaimTemplate other is not mounted/,
     },
     {
@@ -228,14 +249,17 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'an object without part-of',
-      apply: (i) => void delete byId(i, 'Service', 'redis').resource.metadata.labels['app.kubernetes.io/part-of'],
+      apply: (i) =>
+        void delete byId(i, 'Service', 'redis').resource.metadata.labels['app.kubernetes.io/part-of'],
       expect: /lacks label app.kubernetes.io\/part-of=mdp/,
     },
   ],
   'namespace-psa': [
     {
       name: 'a namespace that only warns',
-      apply: (i) => void (byId(i, 'Namespace', 'mdp-dev').resource.metadata.labels['pod-security.kubernetes.io/enforce'] = 'baseline'),
+      apply: (i) =>
+        void (byId(i, 'Namespace', 'mdp-dev').resource.metadata.labels['pod-security.kubernetes.io/enforce'] =
+          'baseline'),
       expect: /enforce must be restricted/,
     },
     {
@@ -248,17 +272,22 @@ const BREAKERS: Record<string, Mutation[]> = {
     {
       name: 'no relabeling into version',
       apply: (i) =>
-        void byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].relabelings.splice(1, 1),
+        void byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].relabelings.splice(
+          1,
+          1,
+        ),
       expect: /no relabeling of __meta_kubernetes_pod_label_app_kubernetes_io_version into version/,
     },
     {
       name: 'a Deployment nobody scrapes',
-      apply: (i) => i.filter((x) => !(x.resource.kind === 'PodMonitor' && x.resource.metadata.name === 'order-service')),
+      apply: (i) =>
+        i.filter((x) => !(x.resource.kind === 'PodMonitor' && x.resource.metadata.name === 'order-service')),
       expect: /no PodMonitor scrapes this workload/,
     },
     {
       name: 'scraping another port',
-      apply: (i) => void (byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].port = 'metrics'),
+      apply: (i) =>
+        void (byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].port = 'metrics'),
       expect: /endpoint must scrape \/metrics on port http/,
     },
   ],
@@ -270,13 +299,16 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'an HPA for a missing Deployment',
-      apply: (i) => void (byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users'),
+      apply: (i) =>
+        void (byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users'),
       expect: /scaleTargetRef Deployment\/users is not in the render/,
     },
     {
       name: 'a PDB that selects nothing',
       apply: (i) =>
-        void (byId(i, 'PodDisruptionBudget', 'user-service').resource.spec.selector.matchLabels['app.kubernetes.io/name'] = 'x'),
+        void (byId(i, 'PodDisruptionBudget', 'user-service').resource.spec.selector.matchLabels[
+          'app.kubernetes.io/name'
+        ] = 'x'),
       expect: /selector matches no pod template/,
     },
   ],
@@ -284,18 +316,25 @@ const BREAKERS: Record<string, Mutation[]> = {
     {
       name: 'a migration in the services wave',
       apply: (i) =>
-        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations['argocd.argoproj.io/sync-wave'] = '0'),
+        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations[
+          'argocd.argoproj.io/sync-wave'
+        ] = '0'),
       expect: /wave 0 must come before the services/,
     },
     {
       name: 'a migration before the databases',
       apply: (i) =>
-        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations['argocd.argoproj.io/sync-wave'] = '-5'),
+        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations[
+          'argocd.argoproj.io/sync-wave'
+        ] = '-5'),
       expect: /wave -5 must come after the datastores/,
     },
     {
       name: 'a Job that is not a hook',
-      apply: (i) => void delete byId(i, 'Job', 'user-service-migrate').resource.metadata.annotations['argocd.argoproj.io/hook'],
+      apply: (i) =>
+        void delete byId(i, 'Job', 'user-service-migrate').resource.metadata.annotations[
+          'argocd.argoproj.io/hook'
+        ],
       expect: /must be an Argo CD Sync hook/,
     },
   ],
@@ -355,8 +394,15 @@ describe('policies', () => {
   });
 
   test('parseImage tells tags from registry ports and digests', () => {
-    assert.deepEqual(parseImage('localhost:5000/a/b'), { repository: 'localhost:5000/a/b', digest: undefined });
-    assert.deepEqual(parseImage('ghcr.io/o/s:1.2.3'), { repository: 'ghcr.io/o/s', tag: '1.2.3', digest: undefined });
+    assert.deepEqual(parseImage('localhost:5000/a/b'), {
+      repository: 'localhost:5000/a/b',
+      digest: undefined,
+    });
+    assert.deepEqual(parseImage('ghcr.io/o/s:1.2.3'), {
+      repository: 'ghcr.io/o/s',
+      tag: '1.2.3',
+      digest: undefined,
+    });
     assert.equal(parseImage('ghcr.io/o/s@sha256:abc').digest, 'sha256:abc');
   });
 });

@@ -52,7 +52,12 @@ describe('strict schema validation', () => {
   });
 
   test('a misspelled top-level field is rejected (metdata), as is the missing required one', async () => {
-    const issues = await paths({ apiVersion: 'v1', kind: 'ConfigMap', metdata: { name: 'x' }, data: { a: 'b' } });
+    const issues = await paths({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metdata: { name: 'x' },
+      data: { a: 'b' },
+    });
     assert.ok(issues.includes('/metdata unknown field (not in the schema)'), issues.join('\n'));
   });
 
@@ -79,7 +84,11 @@ describe('strict schema validation', () => {
     const issues = await paths({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } });
     assert.equal(issues.length, 1);
     assert.match(issues[0] ?? '', /no schema known for example.com\/v1 Widget/);
-    const old = await paths({ apiVersion: 'extensions/v1beta2', kind: 'Deployment', metadata: { name: 'w' } });
+    const old = await paths({
+      apiVersion: 'extensions/v1beta2',
+      kind: 'Deployment',
+      metadata: { name: 'w' },
+    });
     assert.match(old[0] ?? '', /no schema known/);
   });
 
@@ -90,7 +99,9 @@ describe('strict schema validation', () => {
       metadata: { name: 'pm' },
       spec: {
         selector: { matchLabels: { a: 'b' } },
-        podMetricsEndpoints: [{ port: 'http', relabelings: [{ sourceLabels: ['x'], targetLabel: 'app', acton: 'replace' }] }],
+        podMetricsEndpoints: [
+          { port: 'http', relabelings: [{ sourceLabels: ['x'], targetLabel: 'app', acton: 'replace' }] },
+        ],
       },
     };
     assert.deepEqual(await paths(pm), [
