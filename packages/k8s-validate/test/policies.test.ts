@@ -4,9 +4,13 @@ import { formatViolation, parseImage, RULES, type Rule, runRules } from '../src/
 import type { Located } from '../src/resources.js';
 import { byId, context, copy, rendered } from './helpers.js';
 
-type Mutation = { name: string; apply(items: Located[]): Located[] | undefined; expect: RegExp };
+// biome-ignore lint/suspicious/noConfusingVoidType: a mutation edits the objects in place or returns a new list
+type Mutation = { name: string; apply(items: Located[]): Located[] | undefined | void; expect: RegExp };
 
 const gw = (items: Located[]) => byId(items, 'Deployment', 'api-gateway').resource;
+type Meta = { labels: Record<string, string>; annotations: Record<string, string> };
+const meta = (items: Located[], kind: string, name: string) =>
+  byId(items, kind, name).resource.metadata as unknown as Meta;
 const gwContainer = (items: Located[]) => gw(items).spec.template.spec.containers[0];
 
 /** For every rule: how to break it, and the message that must then appear. */
@@ -14,31 +18,40 @@ const BREAKERS: Record<string, Mutation[]> = {
   'pod-hardening': [
     {
       name: 'a container that may escalate privileges',
-      apply: (i) => void (gwContainer(i).securityContext.allowPrivilegeEscalation = true),
+      apply: (i) => {
+        gwContainer(i).securityContext.allowPrivilegeEscalation = true;
+      },
       expect: /container api-gateway: allowPrivilegeEscalation must be false/,
     },
     {
       name: 'a writable root filesystem',
-      apply: (i) => void delete gwContainer(i).securityContext.readOnlyRootFilesystem,
+      apply: (i) => {
+        delete gwContainer(i).securityContext.readOnlyRootFilesystem;
+      },
       expect: /readOnlyRootFilesystem must be true/,
     },
     {
       name: 'no seccomp profile',
-      apply: (i) => void delete gw(i).spec.template.spec.securityContext.seccompProfile,
+      apply: (i) => {
+        delete gw(i).spec.template.spec.securityContext.seccompProfile;
+      },
       expect: /seccompProfile must be RuntimeDefault/,
     },
     {
       name: 'capabilities not dropped',
-      apply: (i) => void (gwContainer(i).securityContext.capabilities.drop = ['NET_RAW']),
+      apply: (i) => {
+        gwContainer(i).securityContext.capabilities.drop = ['NET_RAW'];
+      },
       expect: /capabilities.drop must include ALL/,
     },
     {
       name: 'running as root',
-      apply: (i) =>
-        void (gw(i).spec.template.spec.securityContext = {
+      apply: (i) => {
+        gw(i).spec.template.spec.securityContext = {
           runAsUser: 0,
           seccompProfile: { type: 'RuntimeDefault' },
-        }),
+        };
+      },
       expect: /runAsUser must not be 0/,
     },
     {
@@ -52,177 +65,216 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'a service-account token mounted',
-      apply: (i) => void delete gw(i).spec.template.spec.automountServiceAccountToken,
+      apply: (i) => {
+        delete gw(i).spec.template.spec.automountServiceAccountToken;
+      },
       expect: /automountServiceAccountToken must be false/,
     },
   ],
   'writable-tmp': [
     {
       name: 'no /tmp emptyDir',
-      apply: (i) =>
-        void (gwContainer(i).volumeMounts = gwContainer(i).volumeMounts.filter(
-          (m: any) => m.mountPath !== '/tmp',
-        )),
+      apply: (i) => {
+        gwContainer(i).volumeMounts = gwContainer(i).volumeMounts.filter(
+          (m: { mountPath: string }) => m.mountPath !== '/tmp',
+        );
+      },
       expect: /no emptyDir mounted at \/tmp/,
     },
   ],
   'resources-set': [
     {
       name: 'no memory limit',
-      apply: (i) => void delete gwContainer(i).resources.limits.memory,
+      apply: (i) => {
+        delete gwContainer(i).resources.limits.memory;
+      },
       expect: /resources.limits.memory is not set/,
     },
     {
       name: 'an init container without requests',
-      apply: (i) =>
-        void delete byId(i, 'StatefulSet', 'mongodb').resource.spec.template.spec.initContainers[0].resources,
+      apply: (i) => {
+        delete byId(i, 'StatefulSet', 'mongodb').resource.spec.template.spec.initContainers[0].resources;
+      },
       expect: /container keyfile: resources.requests.cpu is not set/,
     },
   ],
   'contract-probes': [
     {
       name: 'readiness on the liveness path',
-      apply: (i) => void (gwContainer(i).readinessProbe.httpGet.path = '/healthz'),
+      apply: (i) => {
+        gwContainer(i).readinessProbe.httpGet.path = '/healthz';
+      },
       expect: /readinessProbe must be an HTTP GET of \/readyz on port http/,
     },
     {
       name: 'no startup probe',
-      apply: (i) => void delete gwContainer(i).startupProbe,
+      apply: (i) => {
+        delete gwContainer(i).startupProbe;
+      },
       expect: /startupProbe is missing/,
     },
     {
       name: 'the http port renamed',
-      apply: (i) => void (gwContainer(i).ports[0].name = 'web'),
+      apply: (i) => {
+        gwContainer(i).ports[0].name = 'web';
+      },
       expect: /needs containerPort 8080 named http/,
     },
   ],
   'graceful-shutdown': [
     {
       name: 'a grace period shorter than the shutdown timeout',
-      apply: (i) => void (gw(i).spec.template.spec.terminationGracePeriodSeconds = 10),
+      apply: (i) => {
+        gw(i).spec.template.spec.terminationGracePeriodSeconds = 10;
+      },
       expect: /terminationGracePeriodSeconds 10 must exceed/,
     },
     {
       name: 'no preStop wait',
-      apply: (i) => void delete gwContainer(i).lifecycle,
+      apply: (i) => {
+        delete gwContainer(i).lifecycle;
+      },
       expect: /preStop sleep 0s is shorter than 3000 ms/,
     },
   ],
   'image-tag-pinned': [
     {
       name: 'latest',
-      apply: (i) => void (gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:latest'),
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:latest';
+      },
       expect: /uses latest/,
     },
     {
       name: 'no tag',
-      apply: (i) =>
-        void (byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].image =
-          'docker.io/library/redis'),
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].image =
+          'docker.io/library/redis';
+      },
       expect: /has no tag/,
     },
   ],
   'image-registry': [
     {
       name: 'an overlay that forgot its images: entry',
-      apply: (i) => void (gwContainer(i).image = 'api-gateway'),
+      apply: (i) => {
+        gwContainer(i).image = 'api-gateway';
+      },
       expect: /neither under ghcr.io\/<owner>\/ nor a listed third-party image/,
     },
     {
       name: 'an image the build does not produce',
-      apply: (i) => void (gwContainer(i).image = 'ghcr.io/mdp-example/gateway:1.0.0'),
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/gateway:1.0.0';
+      },
       expect: /names no service directory/,
     },
     {
       name: 'a tag outside the scheme',
-      apply: (i) => void (gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:v1.0'),
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:v1.0';
+      },
       expect: /tag outside the scheme/,
     },
     {
       name: 'no owner',
-      apply: (i) => void (gwContainer(i).image = 'ghcr.io/api-gateway:1.0.0'),
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/api-gateway:1.0.0';
+      },
       expect: /must be ghcr.io\/<owner>\/<service>/,
     },
   ],
   'image-pull-secret': [
     {
       name: 'no imagePullSecrets',
-      apply: (i) => void delete gw(i).spec.template.spec.imagePullSecrets,
+      apply: (i) => {
+        delete gw(i).spec.template.spec.imagePullSecrets;
+      },
       expect: /imagePullSecrets does not name ghcr-pull-secret/,
     },
   ],
   'service-selects-pods': [
     {
       name: 'a selector with a typo',
-      apply: (i) =>
-        void (byId(i, 'Service', 'order-service').resource.spec.selector['app.kubernetes.io/name'] =
-          'orders'),
+      apply: (i) => {
+        byId(i, 'Service', 'order-service').resource.spec.selector['app.kubernetes.io/name'] = 'orders';
+      },
       expect: /matches no pod template/,
     },
     {
       name: 'a targetPort name that no container has',
-      apply: (i) => void (byId(i, 'Service', 'order-service').resource.spec.ports[0].targetPort = 'web'),
+      apply: (i) => {
+        byId(i, 'Service', 'order-service').resource.spec.ports[0].targetPort = 'web';
+      },
       expect: /targetPort web is not a container port name/,
     },
   ],
   'networkpolicy-selects-pods': [
     {
       name: 'a policy for a pod that does not exist',
-      apply: (i) =>
-        void (byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels[
-          'app.kubernetes.io/name'
-        ] = 'redis-cache'),
+      apply: (i) => {
+        byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels['app.kubernetes.io/name'] =
+          'redis-cache';
+      },
       expect: /podSelector selects no pod template/,
     },
     {
       name: 'a peer that does not exist',
-      apply: (i) =>
-        void (byId(
-          i,
-          'NetworkPolicy',
-          'user-service',
-        ).resource.spec.ingress[0].from[0].podSelector.matchLabels['app.kubernetes.io/name'] = 'gateway'),
+      apply: (i) => {
+        byId(i, 'NetworkPolicy', 'user-service').resource.spec.ingress[0].from[0].podSelector.matchLabels[
+          'app.kubernetes.io/name'
+        ] = 'gateway';
+      },
       expect: /peer .* selects no pod template/,
     },
   ],
   'config-references': [
     {
       name: 'an envFrom Secret that is neither rendered nor documented',
-      apply: (i) => void (gwContainer(i).envFrom[2].secretRef.name = 'gateway-secrets'),
+      apply: (i) => {
+        gwContainer(i).envFrom[2].secretRef.name = 'gateway-secrets';
+      },
       expect: /Secret gateway-secrets is neither rendered nor a documented external secret/,
     },
     {
       name: 'a ConfigMap that is not in the render',
-      apply: (i) => void (gw(i).spec.template.spec.volumes[1].configMap.name = 'flags'),
+      apply: (i) => {
+        gw(i).spec.template.spec.volumes[1].configMap.name = 'flags';
+      },
       expect: /ConfigMap flags is not in the render/,
     },
     {
       name: 'a secretKeyRef key the external secret does not document',
-      apply: (i) =>
-        void (byId(
+      apply: (i) => {
+        byId(
           i,
           'StatefulSet',
           'redis',
-        ).resource.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key = 'PASSWORD'),
+        ).resource.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key = 'PASSWORD';
+      },
       expect: /Secret redis-credentials is external but documents no key PASSWORD/,
     },
     {
       name: 'an Ingress TLS secret that no Certificate writes',
-      apply: (i) => void (byId(i, 'Certificate', 'api-gateway-tls').resource.spec.secretName = 'other-tls'),
+      apply: (i) => {
+        byId(i, 'Certificate', 'api-gateway-tls').resource.spec.secretName = 'other-tls';
+      },
       expect: /tls: Secret api-gateway-tls is neither rendered/,
     },
   ],
   'stateful-pvc': [
     {
       name: 'a StatefulSet without claims',
-      apply: (i) => void delete byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates,
+      apply: (i) => {
+        delete byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates;
+      },
       expect: /has no volumeClaimTemplates/,
     },
     {
       name: 'a claim that no container mounts',
-      apply: (i) =>
-        void (byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates[0].metadata.name =
-          'other'),
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates[0].metadata.name = 'other';
+      },
       expect: /volumeClaimTemplate other is not mounted/,
     },
     {
@@ -239,27 +291,32 @@ const BREAKERS: Record<string, Mutation[]> = {
   'contract-labels': [
     {
       name: 'a pod template without a version label',
-      apply: (i) => void delete gw(i).spec.template.metadata.labels['app.kubernetes.io/version'],
+      apply: (i) => {
+        delete gw(i).spec.template.metadata.labels['app.kubernetes.io/version'];
+      },
       expect: /pod template lacks label app.kubernetes.io\/version/,
     },
     {
       name: 'a component outside the contract',
-      apply: (i) => void (gw(i).metadata.labels['app.kubernetes.io/component'] = 'frontend'),
+      apply: (i) => {
+        (gw(i).metadata as unknown as Meta).labels['app.kubernetes.io/component'] = 'frontend';
+      },
       expect: /component frontend is not one of/,
     },
     {
       name: 'an object without part-of',
-      apply: (i) =>
-        void delete byId(i, 'Service', 'redis').resource.metadata.labels['app.kubernetes.io/part-of'],
+      apply: (i) => {
+        delete meta(i, 'Service', 'redis').labels['app.kubernetes.io/part-of'];
+      },
       expect: /lacks label app.kubernetes.io\/part-of=mdp/,
     },
   ],
   'namespace-psa': [
     {
       name: 'a namespace that only warns',
-      apply: (i) =>
-        void (byId(i, 'Namespace', 'mdp-dev').resource.metadata.labels['pod-security.kubernetes.io/enforce'] =
-          'baseline'),
+      apply: (i) => {
+        meta(i, 'Namespace', 'mdp-dev').labels['pod-security.kubernetes.io/enforce'] = 'baseline';
+      },
       expect: /enforce must be restricted/,
     },
     {
@@ -286,62 +343,66 @@ const BREAKERS: Record<string, Mutation[]> = {
     },
     {
       name: 'scraping another port',
-      apply: (i) =>
-        void (byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].port = 'metrics'),
+      apply: (i) => {
+        byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].port = 'metrics';
+      },
       expect: /endpoint must scrape \/metrics on port http/,
     },
   ],
   'autoscaling-consistent': [
     {
       name: 'a Deployment that sets replicas under an HPA',
-      apply: (i) => void (gw(i).spec.replicas = 2),
+      apply: (i) => {
+        gw(i).spec.replicas = 2;
+      },
       expect: /sets replicas, which fights the autoscaler/,
     },
     {
       name: 'an HPA for a missing Deployment',
-      apply: (i) =>
-        void (byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users'),
+      apply: (i) => {
+        byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users';
+      },
       expect: /scaleTargetRef Deployment\/users is not in the render/,
     },
     {
       name: 'a PDB that selects nothing',
-      apply: (i) =>
-        void (byId(i, 'PodDisruptionBudget', 'user-service').resource.spec.selector.matchLabels[
+      apply: (i) => {
+        byId(i, 'PodDisruptionBudget', 'user-service').resource.spec.selector.matchLabels[
           'app.kubernetes.io/name'
-        ] = 'x'),
+        ] = 'x';
+      },
       expect: /selector matches no pod template/,
     },
   ],
   'sync-waves': [
     {
       name: 'a migration in the services wave',
-      apply: (i) =>
-        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations[
-          'argocd.argoproj.io/sync-wave'
-        ] = '0'),
+      apply: (i) => {
+        meta(i, 'Job', 'order-service-migrate').annotations['argocd.argoproj.io/sync-wave'] = '0';
+      },
       expect: /wave 0 must come before the services/,
     },
     {
       name: 'a migration before the databases',
-      apply: (i) =>
-        void (byId(i, 'Job', 'order-service-migrate').resource.metadata.annotations[
-          'argocd.argoproj.io/sync-wave'
-        ] = '-5'),
+      apply: (i) => {
+        meta(i, 'Job', 'order-service-migrate').annotations['argocd.argoproj.io/sync-wave'] = '-5';
+      },
       expect: /wave -5 must come after the datastores/,
     },
     {
       name: 'a Job that is not a hook',
-      apply: (i) =>
-        void delete byId(i, 'Job', 'user-service-migrate').resource.metadata.annotations[
-          'argocd.argoproj.io/hook'
-        ],
+      apply: (i) => {
+        delete meta(i, 'Job', 'user-service-migrate').annotations['argocd.argoproj.io/hook'];
+      },
       expect: /must be an Argo CD Sync hook/,
     },
   ],
   'mongodb-replica-count': [
     {
       name: 'a StatefulSet scaled without the init Job knowing',
-      apply: (i) => void (byId(i, 'StatefulSet', 'mongodb').resource.spec.replicas = 3),
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'mongodb').resource.spec.replicas = 3;
+      },
       expect: /replicas 3 but mongodb-config says MONGODB_REPLICAS=1/,
     },
   ],
