@@ -152,7 +152,7 @@ function isLongRunning(r: Resource): boolean {
 const podHardening: Rule = {
   name: 'pod-hardening',
   description:
-    'Pods run as non-root with seccomp RuntimeDefault and no service-account token; every container has a read-only root filesystem, no privilege escalation, all capabilities dropped, and is not privileged.',
+    'Pods run as non-root with seccomp RuntimeDefault, no host namespaces or hostPath volumes and no service-account token; every container has a read-only root filesystem, no privilege escalation, all capabilities dropped, and is not privileged.',
   check(ctx) {
     const out: Violation[] = [];
     for (const { item, template } of workloads(ctx)) {
@@ -161,6 +161,7 @@ const podHardening: Rule = {
       const v = (m: string) => out.push(violation(this.name, item, m));
       if (pod.automountServiceAccountToken !== false) v('automountServiceAccountToken must be false');
       if (pod.hostNetwork || pod.hostPID || pod.hostIPC) v('host namespaces are not allowed');
+      for (const vol of pod.volumes ?? []) if (vol.hostPath) v(`volume ${vol.name}: hostPath is not allowed`);
       for (const c of containersOf(pod)) {
         const sc = c.spec.securityContext ?? {};
         const where = `${c.init ? 'init container' : 'container'} ${c.name}`;

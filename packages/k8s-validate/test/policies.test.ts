@@ -70,6 +70,13 @@ const BREAKERS: Record<string, Mutation[]> = {
       },
       expect: /automountServiceAccountToken must be false/,
     },
+    {
+      name: 'a hostPath volume',
+      apply: (i) => {
+        gw(i).spec.template.spec.volumes.push({ name: 'docker', hostPath: { path: '/var/run/docker.sock' } });
+      },
+      expect: /volume docker: hostPath is not allowed/,
+    },
   ],
   'writable-tmp': [
     {
