@@ -24,6 +24,13 @@ export interface PolicyContext {
   serviceDirs: string[];
   /** Secrets documented in deploy/external-secrets.json. */
   externalSecrets: Record<string, ExternalSecret>;
+  /** Per service directory: the settings its config schema knows, and those without a default. */
+  serviceEnv: Record<string, ServiceEnv>;
+}
+
+export interface ServiceEnv {
+  known: string[];
+  required: string[];
 }
 
 export interface Rule {
@@ -731,6 +738,51 @@ const mongoReplicas: Rule = {
   },
 };
 
+const serviceEnvContract: Rule = {
+  name: 'service-env-contract',
+  description:
+    "Each service container gets every setting its config schema (services/<name>/src/config.ts) requires, and no setting the schema does not know (OTEL_* are the tracing preload's).",
+  check(ctx) {
+    const out: Violation[] = [];
+    for (const { item, template } of workloads(ctx)) {
+      if (!isLongRunning(item.resource)) continue;
+      for (const c of containersOf(template.spec)) {
+        const image: string = c.spec.image ?? '';
+        if (c.init || !isAppImage(image)) continue;
+        const service = parseImage(image).repository.split('/')[2] ?? '';
+        const contract = ctx.serviceEnv[service];
+        if (!contract) continue; // image-registry reports unknown services
+        const provided = new Set<string>();
+        for (const e of c.spec.env ?? []) provided.add(e.name);
+        for (const e of c.spec.envFrom ?? []) {
+          if (e.configMapRef) {
+            const cm = find(ctx, 'ConfigMap', e.configMapRef.name);
+            for (const k of Object.keys(cm?.resource.data ?? {})) provided.add(`${e.prefix ?? ''}${k}`);
+          }
+          if (e.secretRef) {
+            const local = find(ctx, 'Secret', e.secretRef.name);
+            const keys = local
+              ? Object.keys({ ...local.resource.data, ...local.resource.stringData })
+              : (ctx.externalSecrets[e.secretRef.name]?.keys ?? []);
+            for (const k of keys) provided.add(`${e.prefix ?? ''}${k}`);
+          }
+        }
+        for (const name of [...provided].sort())
+          if (!contract.known.includes(name) && !name.startsWith('OTEL_'))
+            out.push(
+              violation(this.name, item, `container ${c.name}: ${name} is not a setting of ${service}`),
+            );
+        for (const name of contract.required)
+          if (!provided.has(name))
+            out.push(
+              violation(this.name, item, `container ${c.name}: required setting ${name} is not provided`),
+            );
+      }
+    }
+    return out;
+  },
+};
+
 export const RULES: Rule[] = [
   podHardening,
   appTmp,
@@ -750,6 +802,7 @@ export const RULES: Rule[] = [
   autoscaling,
   syncWaves,
   mongoReplicas,
+  serviceEnvContract,
 ];
 
 export function runRules(ctx: PolicyContext, rules: Rule[] = RULES): Violation[] {

@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   type ExternalSecret,
   formatViolation,
   type PolicyContext,
   RULES,
   runRules,
+  type ServiceEnv,
   type Violation,
 } from './policies.js';
 import { type Render, renderTarget } from './render.js';
@@ -44,6 +46,26 @@ export function externalSecrets(repoRoot: string): Record<string, ExternalSecret
   return doc.secrets;
 }
 
+/**
+ * The settings each service's config schema knows and requires, read from the schema itself
+ * (services/<name>/src/config.ts exports `configSchema`, a zod object): a setting is required
+ * when the schema rejects its absence.
+ */
+export async function serviceEnv(repoRoot: string): Promise<Record<string, ServiceEnv>> {
+  const out: Record<string, ServiceEnv> = {};
+  for (const dir of serviceDirs(repoRoot)) {
+    const file = path.join(repoRoot, 'services', dir, 'src/config.ts');
+    const mod = (await import(pathToFileURL(file).href)) as {
+      configSchema?: { shape?: Record<string, { safeParse(v: unknown): { success: boolean } }> };
+    };
+    const shape = mod.configSchema?.shape;
+    if (!shape) throw new Error(`${file} exports no zod object configSchema`);
+    const known = Object.keys(shape).sort();
+    out[dir] = { known, required: known.filter((k) => !shape[k]?.safeParse(undefined).success) };
+  }
+  return out;
+}
+
 /** Schema problems of located objects, as violations of the rule `schema`. */
 export async function schemaProblems(items: Located[]): Promise<Problem[]> {
   const out: Problem[] = [];
@@ -68,6 +90,7 @@ export async function validateRender(render: Render, repoRoot: string): Promise<
   const problems = await checkItems(render.items, {
     serviceDirs: serviceDirs(repoRoot),
     externalSecrets: externalSecrets(repoRoot),
+    serviceEnv: await serviceEnv(repoRoot),
   });
   if (!render.deterministic) {
     problems.push({

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { PolicyContext } from '../src/policies.js';
 import { type Render, renderTarget } from '../src/render.js';
 import type { Located } from '../src/resources.js';
-import { externalSecrets, serviceDirs } from '../src/validate.js';
+import { externalSecrets, serviceDirs, serviceEnv } from '../src/validate.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -19,8 +19,15 @@ export function rendered(target: string): Promise<Render> {
   return r;
 }
 
+const env = await serviceEnv(repoRoot);
+
 export function context(items: Located[]): PolicyContext {
-  return { items, serviceDirs: serviceDirs(repoRoot), externalSecrets: externalSecrets(repoRoot) };
+  return {
+    items,
+    serviceDirs: serviceDirs(repoRoot),
+    externalSecrets: externalSecrets(repoRoot),
+    serviceEnv: env,
+  };
 }
 
 /** A deep copy of the located objects, safe to mutate in a test. */

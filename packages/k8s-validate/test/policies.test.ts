@@ -404,6 +404,26 @@ const BREAKERS: Record<string, Mutation[]> = {
       expect: /must be an Argo CD Sync hook/,
     },
   ],
+  'service-env-contract': [
+    {
+      name: 'a misspelled setting in a ConfigMap',
+      apply: (i) => {
+        const cm = i.find(
+          (x) => x.resource.kind === 'ConfigMap' && x.resource.metadata.name.startsWith('mdp-common-config'),
+        );
+        if (!cm) throw new Error('no common config');
+        cm.resource.data.SHUTDOWN_TIMOUT_MS = '10000';
+      },
+      expect: /container api-gateway: SHUTDOWN_TIMOUT_MS is not a setting of api-gateway/,
+    },
+    {
+      name: 'a required setting that nothing provides',
+      apply: (i) => {
+        gwContainer(i).envFrom = gwContainer(i).envFrom.filter((e: { secretRef?: unknown }) => !e.secretRef);
+      },
+      expect: /container api-gateway: required setting REDIS_URL is not provided/,
+    },
+  ],
   'mongodb-replica-count': [
     {
       name: 'a StatefulSet scaled without the init Job knowing',
