@@ -1,30 +1,122 @@
+import { createRequire } from 'node:module';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import replyFrom from '@fastify/reply-from';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { AppError } from '@mdp/platform/errors';
+import type { Flags } from '@mdp/platform/flags';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
 import { redisCheck } from '@mdp/platform/redis';
 import type { Redis } from 'ioredis';
+import { CombinedDocs } from './adapters/openapi-upstreams.js';
+import type { UpstreamName } from './domain/routing.js';
+import { proxyRoutes } from './routes/proxy.js';
 
-export interface Upstreams {
-  user: string;
-  product: string;
-  order: string;
-  notification: string;
-}
+export type Upstreams = Record<UpstreamName, string>;
 
 export interface AppDeps {
   info: ServiceInfo;
   logger: Logger;
   metrics: Metrics;
   health: Health;
+  flags: Flags;
   redis: Redis;
   /** Upstream services: reached per request, not readiness dependencies (no cascading unreadiness). */
   upstreams: Upstreams;
+  /** Ed25519 SPKI PEM (JWT_PUBLIC_KEY). */
+  jwtPublicKey: string;
+  upstreamTimeoutMs?: number;
+  corsOrigins?: string[];
   trustProxy?: boolean;
   bodyLimit?: number;
 }
 
+const swaggerCsp = createRequire(import.meta.url)('@fastify/swagger-ui/static/csp.json') as {
+  script: string[];
+  style: string[];
+};
+
 export function buildApp(deps: AppDeps): HttpApp {
   deps.health.add('redis', redisCheck(deps.redis));
-  return createHttpApp(deps);
+  const app = createHttpApp(deps);
+
+  app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", ...swaggerCsp.script],
+        styleSrc: ["'self'", "'unsafe-inline'", ...swaggerCsp.style],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  app.register(cors, {
+    origin: deps.corsOrigins?.length ? deps.corsOrigins : false,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'idempotency-key',
+      'x-request-id',
+      'traceparent',
+      'tracestate',
+    ],
+    exposedHeaders: [
+      'x-request-id',
+      'retry-after',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ],
+    maxAge: 600,
+  });
+  app.register(rateLimit, {
+    global: false,
+    redis: deps.redis,
+    nameSpace: 'rl:',
+    // Redis away: let traffic through rather than fail every request (logged by the store's caller).
+    skipOnError: true,
+    errorResponseBuilder: (_request, ctx) =>
+      new AppError(429, 'TOO_MANY_REQUESTS', `rate limit exceeded, retry in ${ctx.after}`),
+  });
+  app.register(replyFrom, {
+    undici: {
+      connections: 256,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(deps.upstreamTimeoutMs ?? 5000, 3000) },
+      // reply-from would otherwise default to not verifying TLS certificates.
+      ...({ tls: { rejectUnauthorized: true } } as object),
+    },
+  });
+
+  const docs = new CombinedDocs({
+    upstreams: deps.upstreams,
+    logger: deps.logger,
+    version: deps.info.version,
+  });
+  app.register(swagger, {
+    openapi: { openapi: '3.0.3', info: { title: 'MDP shop public API', version: deps.info.version } },
+  });
+  app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: { onRequest: async () => docs.refreshIfStale() },
+    transformSpecification: () => docs.current(),
+    transformSpecificationClone: false,
+  });
+
+  app.register(async (scope: HttpApp) => {
+    proxyRoutes(scope, {
+      upstreams: deps.upstreams,
+      publicKey: deps.jwtPublicKey,
+      flags: deps.flags,
+      timeoutMs: deps.upstreamTimeoutMs ?? 5000,
+    });
+  });
+  return app;
 }
