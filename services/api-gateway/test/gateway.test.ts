@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKeys, signAccessToken } from '@mdp/platform/auth';
 import { startUserService, type UserServiceHarness } from '@mdp/user-service/testing';
-import { deadUrl, type GatewayHarness, listen, type Seen, startCatalogUpstream, startGateway } from './harness.js';
+import {
+  deadUrl,
+  type GatewayHarness,
+  listen,
+  type Seen,
+  startCatalogUpstream,
+  startGateway,
+} from './harness.js';
 
 type Res = { statusCode: number; json(): unknown; headers: Record<string, unknown>; body: string };
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -37,7 +44,12 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     catalog = await startCatalogUpstream(users.keys.publicKey);
     gw = await startGateway({
       publicKey: users.keys.publicKey,
-      upstreams: { user: usersUrl, product: catalog.url, order: await deadUrl(), notification: await deadUrl() },
+      upstreams: {
+        user: usersUrl,
+        product: catalog.url,
+        order: await deadUrl(),
+        notification: await deadUrl(),
+      },
       bodyLimit: 16 * 1024,
       corsOrigins: ['https://shop.example.com'],
       trustProxy: true,
@@ -75,11 +87,18 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     const me = await gw.app.inject({ url: '/api/users/me', headers: bearer(customerToken) });
     assert.equal(me.statusCode, 200, me.body);
     assert.equal(me.json().id, customerId);
-    const refreshed = await gw.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken } });
+    const refreshed = await gw.app.inject({
+      method: 'POST',
+      url: '/api/auth/refresh',
+      payload: { refreshToken },
+    });
     assert.equal(refreshed.statusCode, 200);
     const next = refreshed.json().refreshToken;
     // Replay of the rotated token through the gateway: refused, and the family revoked.
-    expectError(await gw.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken } }), 401);
+    expectError(
+      await gw.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken } }),
+      401,
+    );
     expectError(
       await gw.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: next } }),
       401,
@@ -135,12 +154,20 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     for (const token of [tampered, expired, foreign, none, 'garbage']) {
       expectError(await gw.app.inject({ url: '/api/users/me', headers: bearer(token) }), 401, 'UNAUTHORIZED');
       expectError(
-        await gw.app.inject({ method: 'POST', url: '/api/products', headers: bearer(token), payload: { name: 'x' } }),
+        await gw.app.inject({
+          method: 'POST',
+          url: '/api/products',
+          headers: bearer(token),
+          payload: { name: 'x' },
+        }),
         401,
       );
     }
     // On a public route a bad token is ignored: the request goes on, anonymous.
-    const pub = await gw.app.inject({ url: '/api/products', headers: { ...bearer(tampered), 'x-user-id': 'evil' } });
+    const pub = await gw.app.inject({
+      url: '/api/products',
+      headers: { ...bearer(tampered), 'x-user-id': 'evil' },
+    });
     assert.equal(pub.statusCode, 200);
     assert.equal(last().headers['x-user-id'], undefined);
   });
@@ -162,7 +189,10 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     assert.equal(seen.headers['x-user-role'], 'customer');
     assert.equal(seen.headers['x-user-email'], undefined);
     assert.equal(seen.headers['x-forwarded-user'], undefined);
-    const anon = await gw.app.inject({ url: '/api/products', headers: { 'x-user-id': 'admin-1', 'x-user-role': 'admin' } });
+    const anon = await gw.app.inject({
+      url: '/api/products',
+      headers: { 'x-user-id': 'admin-1', 'x-user-role': 'admin' },
+    });
     assert.equal(anon.statusCode, 200);
     assert.equal(last().headers['x-user-id'], undefined);
     assert.equal(last().headers['x-user-role'], undefined);
@@ -254,7 +284,11 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     });
     expectError(big, 413, 'PAYLOAD_TOO_LARGE');
     assert.equal(catalog.seen.length, before);
-    const wrongType = await gw.app.inject({ method: 'POST', url: '/api/auth/login', payload: { email: 1, password: 2 } });
+    const wrongType = await gw.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: 1, password: 2 },
+    });
     expectError(wrongType, 400, 'VALIDATION_FAILED');
     const longName = await gw.app.inject({
       method: 'POST',
@@ -280,12 +314,18 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
   });
 
   it('sets security headers and answers CORS only for configured origins', async () => {
-    const res = await gw.app.inject({ url: '/api/products', headers: { origin: 'https://shop.example.com' } });
+    const res = await gw.app.inject({
+      url: '/api/products',
+      headers: { origin: 'https://shop.example.com' },
+    });
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
     assert.ok(res.headers['strict-transport-security']);
     assert.ok(res.headers['content-security-policy']);
     assert.equal(res.headers['access-control-allow-origin'], 'https://shop.example.com');
-    const other = await gw.app.inject({ url: '/api/products', headers: { origin: 'https://evil.example.com' } });
+    const other = await gw.app.inject({
+      url: '/api/products',
+      headers: { origin: 'https://evil.example.com' },
+    });
     assert.equal(other.headers['access-control-allow-origin'], undefined);
     const preflight = await gw.app.inject({
       method: 'OPTIONS',
@@ -305,7 +345,13 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     assert.equal(ui.statusCode, 200);
     assert.match(String(ui.headers['content-type']), /text\/html/);
     const doc = (await gw.app.inject({ url: '/docs/json' })).json();
-    for (const p of ['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/users/me'])
+    for (const p of [
+      '/api/auth/register',
+      '/api/auth/login',
+      '/api/auth/refresh',
+      '/api/auth/logout',
+      '/api/users/me',
+    ])
       assert.ok(doc.paths[p], `missing ${p}`);
     assert.ok(doc.paths['/api/users/me'].patch);
     assert.ok(!Object.keys(doc.paths).some((p) => p.includes('internal') || p.includes('healthz')));

@@ -53,7 +53,12 @@ export async function startCatalogUpstream(publicKey: string) {
     info: info('product-service'),
   });
   app.addHook('preHandler', async (request) => {
-    seen.push({ method: request.method, url: request.url, headers: { ...request.headers }, body: request.body });
+    seen.push({
+      method: request.method,
+      url: request.url,
+      headers: { ...request.headers },
+      body: request.body,
+    });
   });
   const Product = Type.Object({ id: Type.String(), name: Type.String() });
   app.get(
