@@ -4,10 +4,12 @@
  *   bare      a bare Fastify app with one JSON route (the baseline)
  *   upstream  a service built from the platform kit (createHttpApp) with the same JSON route
  *             behind /products/:id
+ *   plain-proxy  the proxy hop alone (@fastify/reply-from on bare Fastify), for reference
  *   gateway   the real api-gateway app (token check, Redis rate limit read from the flag file,
  *             helmet, CORS, request ids, metrics) proxying /api/products/:id to UPSTREAM_URL
  */
 
+import replyFrom from '@fastify/reply-from';
 import { buildApp } from '@mdp/api-gateway/app';
 import { initFlags } from '@mdp/platform/flags';
 import { Health } from '@mdp/platform/health';
@@ -29,6 +31,15 @@ async function main() {
   if (role === 'bare') {
     const app = Fastify();
     app.get('/products/:id', async () => body);
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    close = () => app.close();
+  } else if (role === 'plain-proxy') {
+    // Reference: the proxy hop alone (reply-from, same undici settings), no gateway features.
+    const upstream = process.env.UPSTREAM_URL;
+    if (!upstream) throw new Error('UPSTREAM_URL is required');
+    const app = Fastify();
+    await app.register(replyFrom, { undici: { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 } });
+    app.get('/api/products/:id', (request, reply) => reply.from(`${upstream}${request.url.slice(4)}`));
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     close = () => app.close();
   } else if (role === 'upstream') {

@@ -102,17 +102,23 @@ async function main() {
       BENCH_REDIS_PREFIX: `bench:gw:${process.pid}:`,
     });
 
+    const plain = await start('plain-proxy', { UPSTREAM_URL: upstream });
     print(`autocannon: ${connections} connections, ${duration} s per target (after ${warmup} s warm-up)`);
     const a = await measure('bare', `${bare}/products/p-1`);
     const b = await measure('gateway', `${gateway}/api/products/p-1`);
+    const c = await measure('plain proxy', `${plain}/api/products/p-1`);
 
     const row = (name: string, f: Figures) =>
       `${name.padEnd(34)} ${f.rps.toFixed(0).padStart(9)} ${String(f.p50).padStart(8)} ${String(f.p99).padStart(8)}`;
     print(`${'target'.padEnd(34)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
     print(row('bare Fastify JSON route', a));
     print(row('gateway -> service (/api/products)', b));
+    print(row('(reference) plain proxy hop -> service', c));
     const ratio = b.rps / a.rps;
     print(`throughput ratio gateway/bare: ${(ratio * 100).toFixed(1)}%`);
+    print(
+      `(reference) plain proxy hop/bare: ${((c.rps / a.rps) * 100).toFixed(1)}%; gateway/plain proxy: ${((b.rps / c.rps) * 100).toFixed(1)}%`,
+    );
     print(
       `target (issue 3): ratio >= 20% -> ${ratio >= 0.2 ? 'met' : 'NOT met'}; gateway p99 < 25 ms -> ${b.p99 < 25 ? 'met' : 'NOT met'}`,
     );

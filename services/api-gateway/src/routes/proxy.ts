@@ -6,6 +6,7 @@ import type { HttpApp } from '@mdp/platform/http';
 import { context, propagation } from '@opentelemetry/api';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import {
   IDENTITY_HEADER,
   ROUTES,
@@ -106,6 +107,24 @@ function upstreamError(
   );
 }
 
+/**
+ * The per-minute limit for a targeting key (user id, or IP when anonymous), from the flag.
+ * Each key's value is reused for up to a second: a flag change still applies within a second,
+ * and the evaluation (about 0.15 ms here) is not paid on every request.
+ */
+function flagLimits(flags: Flags) {
+  const def = FLAGS[RATE_FLAG].default;
+  const cache = new LRUCache<string, number>({
+    max: 10_000,
+    ttl: 1000,
+    fetchMethod: async (targetingKey) => {
+      const value = await flags.number(RATE_FLAG, def, { targetingKey });
+      return Number.isFinite(value) && value >= 1 ? Math.floor(value) : def;
+    },
+  });
+  return { get: async (key: string) => (await cache.fetch(key)) ?? def };
+}
+
 const Wildcard = Type.Object({ '*': Type.Optional(Type.String({ maxLength: 2048 })) });
 
 /**
@@ -114,17 +133,12 @@ const Wildcard = Type.Object({ '*': Type.Optional(Type.String({ maxLength: 2048 
  * Must be registered after @fastify/reply-from and @fastify/rate-limit.
  */
 export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
+  const limits = flagLimits(opts.flags);
   const limiter = app.rateLimit({
     timeWindow: 60_000,
     keyGenerator: (request: FastifyRequest) =>
       request.user ? `user:${request.user.id}` : `ip:${request.ip}`,
-    max: async (request: FastifyRequest) => {
-      const def = FLAGS[RATE_FLAG].default;
-      const value = await opts.flags.number(RATE_FLAG, def, {
-        targetingKey: request.user?.id ?? request.ip,
-      });
-      return Number.isFinite(value) && value >= 1 ? Math.floor(value) : def;
-    },
+    max: async (request: FastifyRequest) => limits.get(request.user?.id ?? request.ip),
   });
   const check = identify(opts.publicKey);
 
