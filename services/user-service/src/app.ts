@@ -1,4 +1,3 @@
-import { amqpCheck } from '@mdp/platform/amqp';
 import { ACCESS_TOKEN_TTL_SECONDS } from '@mdp/platform/auth';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
@@ -7,7 +6,6 @@ import type { Metrics } from '@mdp/platform/metrics';
 import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import { redisCheck } from '@mdp/platform/redis';
-import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { type LoginThrottleSettings, RedisLoginThrottle } from './adapters/login-throttle.js';
@@ -26,8 +24,6 @@ export interface AppDeps {
   health: Health;
   db: Pool;
   redis: Redis;
-  /** Readiness only: events leave through the outbox relay (server.ts), not from requests. */
-  amqp?: AmqpConnectionManager;
   /** Ed25519 PKCS8 PEM (JWT_PRIVATE_KEY). */
   jwtPrivateKey: string;
   accessTokenTtlSeconds?: number;
@@ -40,8 +36,9 @@ export interface AppDeps {
 }
 
 export function buildApp(deps: AppDeps): HttpApp {
+  // RabbitMQ is deliberately not a readiness dependency: events leave through the outbox
+  // relay (server.ts), so registrations keep working while the broker is away.
   deps.health.add('postgres', pgCheck(deps.db)).add('redis', redisCheck(deps.redis));
-  if (deps.amqp) deps.health.add('rabbitmq', amqpCheck(deps.amqp));
 
   const users = new UserService({
     users: new PgUserRepository(deps.db),

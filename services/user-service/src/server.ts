@@ -23,7 +23,6 @@ await runService({
       ...kit,
       db,
       redis,
-      amqp,
       jwtPrivateKey: config.JWT_PRIVATE_KEY,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokens: {

@@ -19,8 +19,14 @@ export function startOutboxRelay(deps: {
   logger: Logger;
   metrics: Metrics;
   intervalMs?: number;
+  /** How long one publish waits for the broker's confirm. */
+  publishTimeoutMs?: number;
 }): { relay: OutboxRelay; publisher: EventPublisher; stop(): Promise<void> } {
-  const publisher = new EventPublisher(deps.amqp, { logger: deps.logger, metrics: deps.metrics });
+  const publisher = new EventPublisher(deps.amqp, {
+    logger: deps.logger,
+    metrics: deps.metrics,
+    ...(deps.publishTimeoutMs ? { timeoutMs: deps.publishTimeoutMs } : {}),
+  });
   const relay = new OutboxRelay({
     pool: deps.pool,
     publisher,
