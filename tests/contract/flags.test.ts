@@ -30,7 +30,8 @@ async function declaredFlags(): Promise<Declared[]> {
       FLAGS?: Record<string, { type: Declared['type']; default: unknown }>;
     };
     assert.ok(mod.FLAGS, `${service}/src/flags.ts exports FLAGS`);
-    for (const [key, def] of Object.entries(mod.FLAGS)) out.push({ service, key, type: def.type, default: def.default });
+    for (const [key, def] of Object.entries(mod.FLAGS))
+      out.push({ service, key, type: def.type, default: def.default });
   }
   return out;
 }
@@ -46,8 +47,11 @@ function sourceFiles(dir: string, acc: string[] = []): string[] {
 }
 
 const fileFlags = () =>
-  (JSON.parse(readFileSync(FLAG_FILE, 'utf8')) as { flags: Record<string, { variants: Record<string, unknown> }> })
-    .flags;
+  (
+    JSON.parse(readFileSync(FLAG_FILE, 'utf8')) as {
+      flags: Record<string, { variants: Record<string, unknown> }>;
+    }
+  ).flags;
 
 test('the shipped flag file is valid flagd (strict schema)', () => {
   const storage = new MemoryStorage(console as never);
@@ -80,7 +84,10 @@ test('code evaluates only declared flags (no string literal flag keys outside sr
     if (!existsSync(src)) continue;
     for (const file of sourceFiles(src)) {
       for (const m of readFileSync(file, 'utf8').matchAll(call)) {
-        assert.ok(declared.has(m[1] as string), `${path.relative(root, file)} evaluates undeclared flag ${m[1]}`);
+        assert.ok(
+          declared.has(m[1] as string),
+          `${path.relative(root, file)} evaluates undeclared flag ${m[1]}`,
+        );
       }
     }
   }

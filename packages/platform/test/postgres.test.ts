@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { createPgPool, databaseName, ensureDatabase, migrate, withDatabase } from '../src/postgres.js';
-import { type TempDatabase, tempDatabase, uniqueName, TEST_PG_URL } from '../src/testing.js';
+import { TEST_PG_URL, type TempDatabase, tempDatabase, uniqueName } from '../src/testing.js';
 
 let db: TempDatabase;
 let dir: string;
@@ -69,7 +69,10 @@ test('ensureDatabase creates once, tolerates a concurrent create, and refuses od
     await admin.query(`DROP DATABASE IF EXISTS "${databaseName(url)}"`);
     await admin.end();
   }
-  await assert.rejects(ensureDatabase(withDatabase(TEST_PG_URL, 'x"; DROP DATABASE postgres; --')), /unusual/);
+  await assert.rejects(
+    ensureDatabase(withDatabase(TEST_PG_URL, 'x"; DROP DATABASE postgres; --')),
+    /unusual/,
+  );
 });
 
 test('every pool query is bounded by the statement timeout', async () => {
