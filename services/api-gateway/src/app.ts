@@ -54,6 +54,8 @@ export function buildApp(deps: AppDeps): HttpApp {
         scriptSrc: ["'self'", ...swaggerCsp.script],
         styleSrc: ["'self'", "'unsafe-inline'", ...swaggerCsp.style],
         imgSrc: ["'self'", 'data:'],
+        // TLS ends at the ingress; upgrading would break /docs on plain-HTTP local runs.
+        upgradeInsecureRequests: null,
       },
     },
   });
