@@ -32,6 +32,7 @@ export interface AppDeps {
   jwtPublicKey: string;
   upstreamTimeoutMs?: number;
   corsOrigins?: string[];
+  /** Behind one proxy (ingress / gateway): the client IP is the one it appended to X-Forwarded-For. */
   trustProxy?: boolean;
   bodyLimit?: number;
 }
@@ -43,7 +44,12 @@ const swaggerCsp = createRequire(import.meta.url)('@fastify/swagger-ui/static/cs
 
 export function buildApp(deps: AppDeps): HttpApp {
   deps.health.add('redis', redisCheck(deps.redis));
-  const app = createHttpApp(deps);
+  const app = createHttpApp({
+    ...deps,
+    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
+    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
+    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
+  });
 
   // Security headers from helmet, configured once. (@fastify/helmet rebuilds the helmet
   // middleware from its options on every request, a measurable cost on the hot path.)

@@ -72,6 +72,9 @@ describe('rate limits: per IP and per user, shared in Redis, limit from the flag
     assert.deepEqual(Object.keys(limited.json().error).sort(), ['code', 'message', 'requestId']);
     assert.equal(limited.json().error.code, 'TOO_MANY_REQUESTS');
     assert.equal(limited.json().error.requestId, 'rl-1');
+    // Prepending a forged address does not help: the client IP is the one the ingress appended.
+    const forged = await get(gw1, { 'x-forwarded-for': '203.0.113.77, 198.51.100.1' });
+    assert.equal(forged.statusCode, 429);
     // Another address is not affected.
     assert.equal((await get(gw1, { 'x-forwarded-for': '198.51.100.2' })).statusCode, 200);
     // The counters live in Redis, not in a replica's memory.

@@ -32,6 +32,7 @@ export interface AppDeps {
   /** Lower argon2 cost (tests only; production uses the OWASP parameters). */
   passwordHashing?: { memoryCost: number; timeCost: number };
   bodyLimit?: number;
+  /** Behind one proxy (ingress / gateway): the client IP is the one it appended to X-Forwarded-For. */
   trustProxy?: boolean;
 }
 
@@ -60,7 +61,12 @@ export function buildApp(deps: AppDeps): HttpApp {
   });
   const publicKey = publicKeyOf(deps.jwtPrivateKey);
 
-  const app = createHttpApp(deps);
+  const app = createHttpApp({
+    ...deps,
+    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
+    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
+    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
+  });
   registerOpenApi(app, {
     title: 'user-service',
     version: deps.info.version,
