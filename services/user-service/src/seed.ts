@@ -1,11 +1,15 @@
 /**
  * Seeds user-service's database for `npm start` and dev: one administrator, only when the
  * `users` table is empty (so it never touches real data and can run on every start).
- * Email and password from SEED_ADMIN_EMAIL / SEED_ADMIN_PASSWORD (see .env.example); with no
- * password set it does nothing.
+ * Email and password from SEED_ADMIN_EMAIL / SEED_ADMIN_PASSWORD. Without a password, outside
+ * production, it loads the users part of databases/postgresql/seed.sql instead (the admin whose
+ * demo password is in .env.example); in production without a password it does nothing.
  *   node --conditions=mdp-source --import tsx services/user-service/src/seed.ts
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import { Argon2Passwords } from './adapters/passwords.js';
@@ -37,6 +41,26 @@ export async function seedUsers(
   return (rowCount ?? 0) > 0;
 }
 
+/** The users part of databases/postgresql/seed.sql (between `\connect users` and the next `\connect`). */
+export function usersSeedSql(file: string): string {
+  const sql = readFileSync(file, 'utf8');
+  const start = sql.indexOf('\\connect users');
+  if (start < 0) throw new Error(`${file} has no users section`);
+  const rest = sql.slice(start + '\\connect users'.length);
+  const end = rest.indexOf('\\connect');
+  return end >= 0 ? rest.slice(0, end) : rest;
+}
+
+/** Loads the SQL seed's users into an empty table; true if it inserted anything. */
+export async function seedUsersFromSql(pool: pg.Pool, file: string): Promise<boolean> {
+  const { rows } = await pool.query('SELECT EXISTS (SELECT 1 FROM users) AS present');
+  if (rows[0]?.present) return false;
+  await pool.query(usersSeedSql(file));
+  return true;
+}
+
+export const SEED_SQL = path.resolve(packageRoot(import.meta.url), '../../databases/postgresql/seed.sql');
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const url =
     process.env.DATABASE_URL ??
@@ -46,18 +70,18 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stderr.write('config error: DATABASE_URL is missing\n');
     process.exit(78);
   }
-  if (!password) {
+  const fromSql = !password && process.env.NODE_ENV !== 'production' && existsSync(SEED_SQL);
+  if (!password && !fromSql) {
     process.stdout.write('user-service seed: SEED_ADMIN_PASSWORD not set; nothing seeded\n');
     process.exit(0);
   }
   const pool = createPgPool(url, { applicationName: 'user-service-seed' });
   try {
-    const created = await seedUsers(pool, {
-      email: process.env.SEED_ADMIN_EMAIL ?? 'admin@mdp.local',
-      password,
-    });
+    const created = password
+      ? await seedUsers(pool, { email: process.env.SEED_ADMIN_EMAIL ?? 'admin@mdp.local', password })
+      : await seedUsersFromSql(pool, SEED_SQL);
     process.stdout.write(
-      `user-service seed: ${created ? 'admin created' : 'users present; nothing to do'}\n`,
+      `user-service seed: ${created ? `admin created${fromSql ? ' (from seed.sql)' : ''}` : 'users present; nothing to do'}\n`,
     );
   } catch (err) {
     process.stderr.write(`user-service seed failed: ${(err as Error).message}\n`);

@@ -5,22 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { verifyAccessToken } from '@mdp/platform/auth';
 import { packageRoot } from '@mdp/platform/paths';
 import { Argon2Passwords } from '../src/adapters/passwords.js';
-import { SEED_ADMIN_ID, seedUsers } from '../src/seed.js';
+import { SEED_ADMIN_ID, SEED_SQL, seedUsers, seedUsersFromSql, usersSeedSql } from '../src/seed.js';
 import { startUserService, type UserServiceHarness } from './harness.js';
 
 const repo = path.resolve(packageRoot(import.meta.url), '../..');
 const envExample = readFileSync(path.join(repo, '.env.example'), 'utf8');
 const setting = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(envExample)?.[1]?.trim();
-
-/** The users part of databases/postgresql/seed.sql, without psql meta-commands. */
-function usersSeedSql(): string {
-  const sql = readFileSync(path.join(repo, 'databases/postgresql/seed.sql'), 'utf8');
-  const start = sql.indexOf('\\connect users');
-  assert.ok(start >= 0, 'seed.sql has no users section');
-  const rest = sql.slice(start + '\\connect users'.length);
-  const end = rest.indexOf('\\connect');
-  return end >= 0 ? rest.slice(0, end) : rest;
-}
 
 describe('seeds', () => {
   let h: UserServiceHarness;
@@ -33,8 +23,10 @@ describe('seeds', () => {
     const password = setting('SEED_ADMIN_PASSWORD');
     assert.ok(password, '.env.example has no SEED_ADMIN_PASSWORD');
     assert.ok(!readFileSync(path.join(repo, 'databases/postgresql/seed.sql'), 'utf8').includes(password));
-    await h.pool.query(usersSeedSql());
-    await h.pool.query(usersSeedSql());
+    assert.equal(await seedUsersFromSql(h.pool, SEED_SQL), true);
+    assert.equal(await seedUsersFromSql(h.pool, SEED_SQL), false);
+    // The SQL itself is idempotent too (the Kubernetes seed Job runs it on every sync).
+    await h.pool.query(usersSeedSql(SEED_SQL));
     const { rows } = await h.pool.query("SELECT id, role FROM users WHERE email = 'admin@mdp.local'");
     assert.deepEqual(rows, [{ id: SEED_ADMIN_ID, role: 'admin' }]);
     const login = await h.app.inject({
