@@ -2,14 +2,17 @@
  * npm run bench:gateway — the cost of the gateway hop, measured in one run on this machine:
  * autocannon against (1) a bare Fastify JSON route and (2) the same JSON through the gateway
  * (api-gateway → a platform-kit service), 50 connections each. Prints requests/s, p50 and p99
- * for both and their ratio. Each server runs in its own process.
+ * for both and their ratio, plus the CPU time per request of the server processes on each path
+ * (read from /proc; steadier than req/s on a shared machine) and, for reference, a plain proxy
+ * hop (reply-from alone). Each server runs in its own process.
  *
  * Settings (environment): BENCH_CONNECTIONS (50), BENCH_DURATION seconds (10), BENCH_WARMUP
  * seconds (2), LOG_LEVEL of the servers (warn: per-request info logging is measured separately).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +27,12 @@ const warmup = Number(process.env.BENCH_WARMUP ?? 2);
 const children: ChildProcess[] = [];
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-function start(role: string, env: Record<string, string> = {}): Promise<string> {
+interface Server {
+  url: string;
+  pid: number;
+}
+
+function start(role: string, env: Record<string, string> = {}): Promise<Server> {
   const child = spawn(
     process.execPath,
     ['--conditions=mdp-source', '--import', 'tsx', path.join(here, 'gateway-server.ts'), role],
@@ -42,13 +50,24 @@ function start(role: string, env: Record<string, string> = {}): Promise<string> 
       const m = /^READY (\S+)/.exec(line);
       if (m?.[1]) {
         clearTimeout(timer);
-        resolve(m[1]);
+        resolve({ url: m[1], pid: child.pid as number });
       }
     });
   });
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks; after the ')' they are at index 11 and 12.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
 interface Figures {
+  /** CPU microseconds per request, summed over the server processes on the path. */
+  cpuUsPerRequest: number;
   rps: number;
   p50: number;
   p99: number;
@@ -56,9 +75,12 @@ interface Figures {
   errors: number;
 }
 
-async function load(url: string, seconds: number): Promise<Figures> {
+async function load(url: string, seconds: number, pids: number[]): Promise<Figures> {
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const r = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpu0;
   return {
+    cpuUsPerRequest: (cpu * 1000) / Math.max(1, r.requests.total),
     rps: r.requests.average,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -67,9 +89,9 @@ async function load(url: string, seconds: number): Promise<Figures> {
   };
 }
 
-async function measure(name: string, url: string): Promise<Figures> {
-  if (warmup > 0) await load(url, warmup);
-  const f = await load(url, duration);
+async function measure(name: string, url: string, pids: number[]): Promise<Figures> {
+  if (warmup > 0) await load(url, warmup, pids);
+  const f = await load(url, duration, pids);
   if (f.non2xx || f.errors) console.warn(`${name}: ${f.non2xx} non-2xx answers, ${f.errors} errors/timeouts`);
   return f;
 }
@@ -96,24 +118,32 @@ async function main() {
     const bare = await start('bare');
     const upstream = await start('upstream');
     const gateway = await start('gateway', {
-      UPSTREAM_URL: upstream,
+      UPSTREAM_URL: upstream.url,
       JWT_PUBLIC_KEY: keys.publicKey,
       FLAGS_FILE: flagsFile,
       BENCH_REDIS_PREFIX: `bench:gw:${process.pid}:`,
     });
 
-    const plain = await start('plain-proxy', { UPSTREAM_URL: upstream });
-    print(`autocannon: ${connections} connections, ${duration} s per target (after ${warmup} s warm-up)`);
-    const a = await measure('bare', `${bare}/products/p-1`);
-    const b = await measure('gateway', `${gateway}/api/products/p-1`);
-    const c = await measure('plain proxy', `${plain}/api/products/p-1`);
+    const plain = await start('plain-proxy', { UPSTREAM_URL: upstream.url });
+    print(
+      `autocannon: ${connections} connections, ${duration} s per target (after ${warmup} s warm-up); ` +
+        `${cpus().length} CPUs, load average ${loadavg()[0]?.toFixed(1)} at start`,
+    );
+    const a = await measure('bare', `${bare.url}/products/p-1`, [bare.pid]);
+    const b = await measure('gateway', `${gateway.url}/api/products/p-1`, [gateway.pid, upstream.pid]);
+    const c = await measure('plain proxy', `${plain.url}/api/products/p-1`, [plain.pid, upstream.pid]);
 
     const row = (name: string, f: Figures) =>
-      `${name.padEnd(34)} ${f.rps.toFixed(0).padStart(9)} ${String(f.p50).padStart(8)} ${String(f.p99).padStart(8)}`;
-    print(`${'target'.padEnd(34)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
+      `${name.padEnd(40)} ${f.rps.toFixed(0).padStart(9)} ${String(f.p50).padStart(8)} ${String(f.p99).padStart(8)} ${f.cpuUsPerRequest.toFixed(0).padStart(12)}`;
+    print(
+      `${'target'.padEnd(40)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU us/req'.padStart(12)}`,
+    );
     print(row('bare Fastify JSON route', a));
     print(row('gateway -> service (/api/products)', b));
     print(row('(reference) plain proxy hop -> service', c));
+    print(
+      `load average ${loadavg()[0]?.toFixed(1)} at the end (other work on the machine skews req/s; CPU us/req less so)`,
+    );
     const ratio = b.rps / a.rps;
     print(`throughput ratio gateway/bare: ${(ratio * 100).toFixed(1)}%`);
     print(

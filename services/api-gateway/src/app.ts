@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
@@ -42,18 +43,16 @@ const swaggerCsp = createRequire(import.meta.url)('@fastify/swagger-ui/static/cs
   style: string[];
 };
 
-export function buildApp(deps: AppDeps): HttpApp {
-  deps.health.add('redis', redisCheck(deps.redis));
-  const app = createHttpApp({
-    ...deps,
-    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
-    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
-    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
-  });
-
-  // Security headers from helmet, configured once. (@fastify/helmet rebuilds the helmet
-  // middleware from its options on every request, a measurable cost on the hot path.)
-  const securityHeaders = helmet({
+/** The headers helmet sets with this policy, captured once from its middleware. */
+export function securityHeaders(): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (name: string, value: unknown) => {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader: () => {},
+  };
+  helmet({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -64,9 +63,28 @@ export function buildApp(deps: AppDeps): HttpApp {
         upgradeInsecureRequests: null,
       },
     },
+  })({} as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err;
   });
-  app.addHook('onRequest', (request, reply, done) => {
-    securityHeaders(request.raw, reply.raw, (err?: unknown) => done(err as Error | undefined));
+  return headers;
+}
+
+export function buildApp(deps: AppDeps): HttpApp {
+  deps.health.add('redis', redisCheck(deps.redis));
+  const app = createHttpApp({
+    ...deps,
+    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
+    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
+    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
+  });
+
+  // Security headers: helmet's choice of headers and values, computed once (the policy has
+  // nothing per-request, such as nonces) and set on every reply. Running the helmet middleware
+  // on each request cost about 0.1 ms of CPU per request here.
+  const security = securityHeaders();
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(security);
+    done();
   });
   app.register(cors, {
     origin: deps.corsOrigins?.length ? deps.corsOrigins : false,
