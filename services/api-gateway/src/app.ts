@@ -144,6 +144,7 @@ export function buildApp(deps: AppDeps): HttpApp {
   app.register(async (scope: HttpApp) => {
     proxyRoutes(scope, {
       upstreams: deps.upstreams,
+      limiterAvailable: () => deps.redis.status === 'ready',
       publicKey: deps.jwtPublicKey,
       flags: deps.flags,
       timeoutMs: deps.upstreamTimeoutMs ?? 5000,

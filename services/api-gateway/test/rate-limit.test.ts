@@ -124,3 +124,49 @@ describe('rate limits: per IP and per user, shared in Redis, limit from the flag
     assert.equal((await get(gw1, ip)).statusCode, 200);
   });
 });
+
+describe('rate limits with Redis unreachable', () => {
+  it('requests pass at once, unlimited, and /readyz names Redis', async () => {
+    const keys = await generateSigningKeys();
+    const catalog = await startCatalogUpstream(keys.publicKey);
+    const dead = await deadUrl();
+    const { createRedis } = await import('@mdp/platform/redis');
+    const { buildApp } = await import('../src/app.js');
+    const { Health } = await import('@mdp/platform/health');
+    const { Metrics } = await import('@mdp/platform/metrics');
+    const { initFlags } = await import('@mdp/platform/flags');
+    const { logger } = await import('./harness.js');
+    const redis = createRedis(`redis://127.0.0.1:${new URL(await deadUrl()).port}`, { timeoutMs: 2000 });
+    redis.connect().catch(() => {});
+    const info = { service: 'api-gateway', version: 'test', commit: 'test' };
+    const metrics = new Metrics(info, { defaultMetrics: false });
+    const flags = await initFlags({ FLAGS_PROVIDER: 'none' }, { logger, metrics, domain: 'gw-test-noredis' });
+    const app = buildApp({
+      info,
+      logger,
+      metrics,
+      health: new Health(),
+      flags,
+      redis,
+      jwtPublicKey: keys.publicKey,
+      upstreams: { user: dead, product: catalog.url, order: dead, notification: dead },
+    });
+    try {
+      await app.ready();
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now();
+        const res = await app.inject({ url: '/api/products' });
+        assert.equal(res.statusCode, 200);
+        assert.ok(Date.now() - started < 500, `took ${Date.now() - started} ms`);
+      }
+      const ready = await app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 503);
+      assert.match(ready.json().error.message, /redis/);
+    } finally {
+      await app.close();
+      await flags.close();
+      redis.disconnect();
+      await catalog.app.close();
+    }
+  });
+});

@@ -18,6 +18,8 @@ import { FLAGS } from '../flags.js';
 
 export interface ProxyOptions {
   upstreams: Record<UpstreamName, string>;
+  /** False while the rate-limit store (Redis) is unreachable: requests then pass unlimited at once. */
+  limiterAvailable: () => boolean;
   publicKey: PublicKeyInput;
   flags: Flags;
   timeoutMs: number;
@@ -136,6 +138,9 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
   const limits = flagLimits(opts.flags);
   const limiter = app.rateLimit({
     timeWindow: 60_000,
+    // Redis away: no waiting for a command to time out on every request; traffic passes unlimited
+    // (and /readyz reports Redis) until it is back.
+    allowList: () => !opts.limiterAvailable(),
     keyGenerator: (request: FastifyRequest) =>
       request.user ? `user:${request.user.id}` : `ip:${request.ip}`,
     max: async (request: FastifyRequest) => limits.get(request.user?.id ?? request.ip),
