@@ -117,7 +117,10 @@ export function buildApp(deps: AppDeps): HttpApp {
   });
   app.register(replyFrom, {
     undici: {
-      connections: 256,
+      // No cap on connections per upstream: with a cap, requests beyond it would queue inside
+      // undici with no timer running, so a hung upstream could hold them past the timeout. Each
+      // in-flight request has its own connection and fails at UPSTREAM_TIMEOUT_MS at the latest.
+      connections: null,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       connect: { timeout: Math.min(deps.upstreamTimeoutMs ?? 5000, 3000) },

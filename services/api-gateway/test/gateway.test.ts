@@ -260,6 +260,16 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     assert.ok(took >= 450 && took < 1900, `504 after ${took} ms`);
   });
 
+  it('many concurrent requests to a slow upstream all end at the timeout (no queueing behind each other)', async () => {
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => gw.app.inject({ url: '/api/products/slow' })),
+    );
+    for (const r of results) expectError(r, 504, 'GATEWAY_TIMEOUT');
+    // 500 ms timeout (undici's timers tick about once a second), far below 20 x 2 s.
+    assert.ok(Date.now() - started < 1900, `took ${Date.now() - started} ms`);
+  });
+
   it('an upstream that is down is a 502', async () => {
     const res = await gw.app.inject({ url: '/api/orders', headers: bearer(customerToken) });
     expectError(res, 502, 'BAD_GATEWAY');
