@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  LogController,
 } from 'fastify';
 import { AppError, type ErrorBody } from './errors.js';
 import type { Health } from './health.js';
@@ -28,8 +29,12 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** Whole-request timeout (ms); a slow client cannot hold a socket forever. */
   requestTimeoutMs?: number;
-  /** Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway). */
-  trustProxy?: boolean | string;
+  /**
+   * Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway): `true` (every hop;
+   * the client IP is then the left-most, client-supplied entry), addresses/CIDRs, or a function
+   * `(address, hop) => boolean` (e.g. `hop === 0`: only the connecting peer).
+   */
+  trustProxy?: boolean | string | ((address: string, hop: number) => boolean);
 }
 
 export type HttpApp = FastifyInstance<
@@ -120,8 +125,8 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
   const startedAt = new Date().toISOString();
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
-    requestIdLogLabel: 'requestId',
+    // One 'request' line per request (onResponse below) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
