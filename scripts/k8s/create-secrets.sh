@@ -9,7 +9,7 @@
 #   scripts/k8s/create-secrets.sh mdp-dev --dry-run    print the Secrets as YAML, touch nothing
 #
 # Values never appear on a command line: each Secret is built from files in a private
-# temporary directory. Requires kubectl (and a cluster unless --dry-run).
+# temporary directory. Requires kubectl and openssl (and a cluster unless --dry-run).
 set -euo pipefail
 
 usage() { echo "usage: $0 NAMESPACE [--dry-run] [--force]" >&2; exit 2; }
@@ -66,6 +66,10 @@ secret() {
 }
 
 head -c 756 /dev/urandom | base64 | tr -d '\n' >"$work/mongodb-keyfile"
+# Access tokens: user-service signs with the Ed25519 private key, the gateway verifies with
+# the public one (JWT_PRIVATE_KEY / JWT_PUBLIC_KEY, PEM).
+openssl genpkey -algorithm ed25519 -out "$work/jwt-private.pem" 2>/dev/null
+openssl pkey -in "$work/jwt-private.pem" -pubout -out "$work/jwt-public.pem"
 printf 'default_user = %s\ndefault_pass = %s\n' "$rabbit_user" "$rabbit_pw" >"$work/rabbitmq.conf"
 
 secret postgresql-credentials \
@@ -85,11 +89,12 @@ secret rabbitmq-credentials \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
   "20-credentials.conf=@$work/rabbitmq.conf"
 
-secret api-gateway-secrets "REDIS_URL=$redis_url"
+secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret user-service-secrets \
   "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \
   "REDIS_URL=$redis_url" \
-  "AMQP_URL=$amqp_url"
+  "AMQP_URL=$amqp_url" \
+  "JWT_PRIVATE_KEY=@$work/jwt-private.pem"
 # The headless Service's SRV record lists every replica-set member (port named "mongodb").
 secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \

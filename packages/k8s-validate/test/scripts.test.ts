@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -88,6 +89,13 @@ describe('Kubernetes shell scripts', () => {
     const redis = new URL(decode(get('api-gateway-secrets'), 'REDIS_URL'));
     assert.equal(redis.password, decode(get('redis-credentials'), 'REDIS_PASSWORD'));
     assert.ok(decode(get('mongodb-credentials'), 'keyfile').length >= 6 * 100);
+    // The gateway's public key is the one of user-service's signing key.
+    const privateKey = createPrivateKey(decode(get('user-service-secrets'), 'JWT_PRIVATE_KEY'));
+    assert.equal(privateKey.asymmetricKeyType, 'ed25519');
+    assert.equal(
+      createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
+      decode(get('api-gateway-secrets'), 'JWT_PUBLIC_KEY').trim(),
+    );
   });
 
   test('create-secrets.sh draws new passwords on every run', () => {
