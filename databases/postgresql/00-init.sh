@@ -3,8 +3,9 @@
 # creates the databases and roles from init.sql, then gives each service role its password
 # from the postgresql-credentials Secret (psql variables, so no password reaches a log).
 set -euo pipefail
+sql_dir="${MDP_SQL_DIR:-/mdp/sql}"
 
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -f /mdp/sql/init.sql
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -f "$sql_dir/init.sql"
 
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
   -v user_pw="$USER_SERVICE_DB_PASSWORD" \

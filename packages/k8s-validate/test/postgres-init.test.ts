@@ -93,6 +93,38 @@ describe('PostgreSQL init.sql', { skip: reason }, () => {
     assert.equal(roles.stdout.trim(), '0');
   });
 
+  test('00-init.sh (the Kubernetes first-start step) runs init.sql and sets every role password', () => {
+    const res = spawnSync('bash', [path.join(repoRoot, 'databases/postgresql/00-init.sh')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        ...process.env,
+        PGHOST: dir,
+        PGPORT: port,
+        POSTGRES_USER: 'postgres',
+        MDP_SQL_DIR: path.join(repoRoot, 'databases/postgresql'),
+        USER_SERVICE_DB_PASSWORD: 'pw-user',
+        PRODUCT_SERVICE_DB_PASSWORD: 'pw-product',
+        ORDER_SERVICE_DB_PASSWORD: 'pw-order',
+        NOTIFICATION_SERVICE_DB_PASSWORD: "pw-'quoted",
+      },
+    });
+    assert.equal(res.status, 0, res.stderr);
+    const set = psql(
+      'postgres',
+      'postgres',
+      '-At',
+      '-c',
+      "select rolname from pg_authid where rolname like '%\\_service' and rolpassword like 'SCRAM-SHA-256$%' order by 1",
+    );
+    assert.deepEqual(set.stdout.trim().split('\n'), [
+      'notification_service',
+      'order_service',
+      'product_service',
+      'user_service',
+    ]);
+  });
+
   test('each role works in its own database and cannot even connect to the others', () => {
     for (const [role, db] of SERVICES) {
       const own = psql(
