@@ -7,6 +7,10 @@
 # all services) ; prod-deps (npm ci --omit=dev for one workspace) -> assemble (that service's
 # compiled workspaces) -> runtime. A source-only change rebuilds `build`, `assemble` and the last
 # layer of `runtime`; the dependency layers stay cached.
+# Everything but `runtime` runs on the BUILD platform: the output is JavaScript (install scripts
+# off, no native addons: prod-deps fails if one appears), so an arm64 image needs no emulated npm.
+# Note for buildah 1.28 (Debian 12): its layer cache ignores build-arg VALUES in LABEL/ENV steps;
+# scripts/build-images.sh re-applies the value-dependent labels and env at commit (--label/--env).
 #
 # Bases (pinned by digest, overridable): production builds on the official Node.js 20 image and
 # runs on distroless Node.js 20 (no shell, no package manager). Where no registry is reachable,
@@ -16,7 +20,7 @@ ARG BUILD_BASE=docker.io/library/node:20-bookworm-slim@sha256:2cf067cfed83d5ea95
 ARG RUNTIME_BASE=gcr.io/distroless/nodejs20-debian12:nonroot@sha256:269e058a0b80a1d8cf8d2586c4370c3de470034d4d22d83ae31da4451a6a3ff8
 
 # ---- manifests: only what npm needs to install (the dependency layers' cache key) -------------
-FROM ${BUILD_BASE} AS manifests
+FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS manifests
 WORKDIR /src
 COPY . .
 RUN mkdir -p /out \
@@ -24,7 +28,7 @@ RUN mkdir -p /out \
     | tar --null -T - -cf - | tar -C /out -xf -
 
 # ---- deps: every workspace with dev dependencies (compilers), install scripts off -------------
-FROM ${BUILD_BASE} AS deps
+FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS deps
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY --from=manifests /out/ ./
@@ -37,7 +41,7 @@ COPY . .
 RUN npx tsc -b $(ls -d packages/*/ services/*/ | sed 's:/$::')
 
 # ---- prod-deps: production dependencies of ONE service, trimmed of what Node never loads ------
-FROM ${BUILD_BASE} AS prod-deps
+FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS prod-deps
 ARG SERVICE
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
@@ -49,6 +53,9 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
       -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -iname '*.md' -o -iname '*.markdown' \) -delete \
  && rm -rf node_modules/.package-lock.json node_modules/.bin \
+ && if find node_modules -name '*.node' | grep -q .; then \
+      echo 'native addon in the production dependencies: this stage runs on the BUILD platform,' \
+           'so build prod-deps per target platform before adding one' >&2; exit 1; fi \
  && find node_modules -maxdepth 2 -type l -printf '%l\n' | sed 's:^\.\./::; s:^\.\./::' > /app/.workspaces \
  && cat /app/.workspaces
 
