@@ -21,6 +21,7 @@
 #   --build-base IMG / --runtime-base IMG   override the Dockerfile's digest-pinned bases
 #   --standin                     bases = the local stand-ins from scripts/make-base-images.sh
 #   --platform LIST               docker buildx only (e.g. linux/amd64,linux/arm64)
+#   --context DIR                 build context (default: the repository; git data always from it)
 #   --list [--json]               print the image names and the tag pattern, build nothing
 set -euo pipefail
 
@@ -52,7 +53,7 @@ all_services() {
 }
 
 engine=auto registry="${MDP_IMAGE_REGISTRY:-ghcr.io}" owner="" version="" channel="" push=false
-build_base="" runtime_base="" platform="" list=false json=false
+build_base="" runtime_base="" platform="" list=false json=false context="$ROOT"
 services=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -66,6 +67,7 @@ while [ $# -gt 0 ]; do
     --runtime-base) runtime_base="${2:?}"; shift 2 ;;
     --standin) build_base="$MDP_STANDIN_BUILD_BASE"; runtime_base="$MDP_STANDIN_RUNTIME_BASE"; shift ;;
     --platform) platform="${2:?}"; shift 2 ;;
+    --context) context="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --list) list=true; shift ;;
     --json) json=true; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -141,24 +143,33 @@ for s in "${services[@]}"; do
       out=(--load)
       if $push; then out=(--push); fi
       docker buildx build ${platform:+--platform "$platform"} "${build_args[@]}" --build-arg "SERVICE=$s" \
-        "${tag_args[@]}" "${out[@]}" -f "$ROOT/Dockerfile" "$ROOT"
+        "${tag_args[@]}" "${out[@]}" -f "$context/Dockerfile" "$context"
       ;;
     podman)
       [ -z "$platform" ] || die "--platform is for docker buildx (podman builds the host platform here)"
       # buildah 1.28 (Debian 12) keys its layer cache on the LITERAL text of LABEL/ENV steps, not on
-      # the build-arg values in them: a cached layer would carry another version's labels. The
-      # value-dependent metadata is therefore (re)applied at commit with --label/--env, which the
-      # cache does not touch. (docker buildx keys on the values; there the Dockerfile's own apply.)
-      meta_args=()
-      for kv in "org.opencontainers.image.title=$s" "org.opencontainers.image.source=$source_url" \
-        "org.opencontainers.image.url=$source_url" "org.opencontainers.image.version=${version:-0.0.0-dev}" \
-        "org.opencontainers.image.revision=$revision" "org.opencontainers.image.created=$created" \
-        "org.opencontainers.image.description=mdp $s (online shop microservice)" "io.mdp.service=$s"; do
-        meta_args+=(--label "$kv")
-      done
-      meta_args+=(--env "OTEL_SERVICE_NAME=$s" --env "SERVICE_VERSION=${version:-0.0.0-dev}" --env "GIT_COMMIT=$revision")
-      buildah bud --layers --quiet "${build_args[@]}" --build-arg "SERVICE=$s" "${meta_args[@]}" "${tag_args[@]}" \
-        -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
+      # the build-arg values in them: a cached layer could carry another version's labels. And
+      # `buildah bud --label/--env` would change every step's cache key. So: build with the cache,
+      # then set the value-dependent labels and env on the result in one extra commit.
+      # (docker buildx keys the cache on the values; there the Dockerfile's own LABEL/ENV apply.)
+      iidfile="$(mktemp)"
+      buildah bud --layers --quiet --iidfile "$iidfile" "${build_args[@]}" --build-arg "SERVICE=$s" \
+        -f "$context/Dockerfile" "$context" >/dev/null
+      ctr="$(buildah from --pull-never "$(cat "$iidfile")")"
+      rm -f "$iidfile"
+      buildah config \
+        --label "org.opencontainers.image.title=$s" \
+        --label "org.opencontainers.image.description=mdp $s (online shop microservice)" \
+        --label "org.opencontainers.image.source=$source_url" \
+        --label "org.opencontainers.image.url=$source_url" \
+        --label "org.opencontainers.image.version=${version:-0.0.0-dev}" \
+        --label "org.opencontainers.image.revision=$revision" \
+        --label "org.opencontainers.image.created=$created" \
+        --label "io.mdp.service=$s" \
+        --env "OTEL_SERVICE_NAME=$s" --env "SERVICE_VERSION=${version:-0.0.0-dev}" --env "GIT_COMMIT=$revision" \
+        "$ctr"
+      buildah commit --quiet --rm "$ctr" "$name:${tags[0]}" >/dev/null
+      for t in "${tags[@]:1}"; do buildah tag "$name:${tags[0]}" "$name:$t"; done
       if $push; then
         for t in "${tags[@]}"; do podman push --quiet "${tls_args[@]}" "$name:$t"; done
       fi
