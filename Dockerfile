@@ -23,9 +23,13 @@ ARG RUNTIME_BASE=gcr.io/distroless/nodejs20-debian12:nonroot@sha256:269e058a0b80
 FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS manifests
 WORKDIR /src
 COPY . .
+# npm runs no scripts here (--ignore-scripts), so the "scripts" of package.json files are dropped:
+# editing one must not invalidate the npm ci layers.
 RUN mkdir -p /out \
  && find . -path ./node_modules -prune -o \( -name package.json -o -name package-lock.json \) -type f -print0 \
-    | tar --null -T - -cf - | tar -C /out -xf -
+    | tar --null -T - -cf - | tar -C /out -xf - \
+ && find /out -name package.json -exec node -e \
+      'for (const f of process.argv.slice(1)) { const fs = require("fs"); const p = JSON.parse(fs.readFileSync(f, "utf8")); delete p.scripts; fs.writeFileSync(f, JSON.stringify(p, null, 2) + "\n"); }' {} +
 
 # ---- deps: every workspace with dev dependencies (compilers), install scripts off -------------
 FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS deps
