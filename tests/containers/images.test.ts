@@ -14,119 +14,28 @@
  * FAILS the test (it never skips).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import {
-  eventually,
-  TEST_REDIS_URL,
-  type TempDatabase,
-  type TempVhost,
-  tempDatabase,
-  tempVhost,
-} from '@mdp/platform/testing';
+import { eventually } from '@mdp/platform/testing';
+import { containerEnv, createStack, freePort, httpStatus, mustRun, ROOT, run, type Stack } from './stack.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OWNER = 'mdp-ci';
 const MAX_IMAGE_BYTES = 150 * 1000 * 1000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 const TOOLS = ['podman', 'buildah', 'skopeo', 'runc', 'docker-registry', 'git'];
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command with the project's container configuration; never throws on a non-zero exit. */
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  return new Promise<RunResult>((resolve) => {
-    execFile(
-      cmd,
-      args,
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...containerEnv, ...opts.env },
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: opts.timeoutMs ?? 120_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-async function mustRun(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-) {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(' ')} exited ${r.code}\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`,
-    );
-  }
-  return r.stdout.trim();
-}
-
-/** The same variables scripts/lib/containers-env.sh exports, for direct podman/skopeo calls. */
-const containerEnv: NodeJS.ProcessEnv = {
-  CONTAINERS_CONF: path.join(ROOT, 'containers/containers.conf'),
-  CONTAINERS_STORAGE_CONF: path.join(ROOT, 'containers/storage.conf'),
-  CONTAINERS_REGISTRIES_CONF: path.join(ROOT, 'containers/registries.conf'),
-  BUILDAH_ISOLATION: 'chroot',
-};
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function httpStatus(url: string): Promise<number> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
-interface ServiceRun {
-  service: string;
-  port: number;
-  env: Record<string, string>;
-  migrate?: Record<string, string>;
-  container?: string;
-}
-
 describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
   timeout: 20 * 60_000,
 }, () => {
   const work = mkdtempSync(path.join(tmpdir(), 'mdp-images-'));
-  const runId = randomBytes(3).toString('hex');
   let registry: ChildProcess | undefined;
   let registryAddr = '';
   let sha = '';
-  const dbs: TempDatabase[] = [];
-  let vhost: TempVhost | undefined;
   let services: string[] = [];
-  const runs: ServiceRun[] = [];
+  let stack: Stack | undefined;
   const pulledRefs = new Map<string, string>();
   const pushedDigests = new Map<string, string>();
 
@@ -180,61 +89,11 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
     );
     containerEnv.MDP_TEST_REGISTRIES_CONF = registriesConf;
 
-    vhost = await tempVhost('images');
-    const db = async (prefix: string) => {
-      const d = await tempDatabase(prefix);
-      dbs.push(d);
-      return d.url;
-    };
-    const amqp = vhost.url;
-    const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
-    const url = (i: number) => `http://127.0.0.1:${ports[i]}`;
-    const users = await db('img_users');
-    const catalog = await db('img_catalog');
-    const orders = await db('img_orders');
-    const notifications = await db('img_notif');
-    // Every connection setting, as NODE_ENV=production demands (services/*/src/config.ts).
-    runs.push(
-      {
-        service: 'user-service',
-        port: ports[1] as number,
-        env: { DATABASE_URL: users, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp },
-        migrate: { DATABASE_URL: users },
-      },
-      {
-        service: 'product-service',
-        port: ports[2] as number,
-        env: { PRODUCT_DB_URL: catalog, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp },
-        migrate: { PRODUCT_DB_URL: catalog },
-      },
-      {
-        service: 'order-service',
-        port: ports[3] as number,
-        env: { DATABASE_URL: orders, AMQP_URL: amqp, PRODUCT_SERVICE_URL: url(2) },
-        migrate: { DATABASE_URL: orders },
-      },
-      {
-        service: 'notification-service',
-        port: ports[4] as number,
-        env: { DATABASE_URL: notifications, AMQP_URL: amqp },
-        migrate: { DATABASE_URL: notifications },
-      },
-      {
-        service: 'api-gateway',
-        port: ports[0] as number,
-        env: {
-          REDIS_URL: TEST_REDIS_URL,
-          USER_SERVICE_URL: url(1),
-          PRODUCT_SERVICE_URL: url(2),
-          ORDER_SERVICE_URL: url(3),
-          NOTIFICATION_SERVICE_URL: url(4),
-        },
-      },
-    );
+    stack = await createStack('images');
   });
 
   after(async () => {
-    for (const r of runs) if (r.container) await run('podman', ['rm', '-f', '-t', '0', r.container]);
+    await stack?.drop();
     // Drop this run's names; the layers stay in the store as build cache for the next run.
     for (const ref of pulledRefs.values()) await run('podman', ['untag', ref, ref]);
     for (const s of services) {
@@ -244,8 +103,6 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       }
     }
     if (registry && registry.exitCode === null) registry.kill('SIGTERM');
-    for (const d of dbs) await d.drop().catch(() => {});
-    await vhost?.drop().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -256,7 +113,7 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
     services = out.images.map((i: { service: string }) => i.service);
     assert.deepEqual(
       [...services].sort(),
-      runs.map((r) => r.service).sort(),
+      (stack as Stack).runs.map((r) => r.service).sort(),
       'one image per services/* folder, each run here',
     );
     for (const i of out.images) assert.equal(i.name, `ghcr.io/${OWNER}/${i.service}`);
@@ -359,51 +216,19 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
     }
   });
 
-  const hardened = ['--network', 'host', '--read-only', '--read-only-tmpfs=false', '--cap-drop', 'ALL'];
-  hardened.push('--security-opt', 'no-new-privileges', '--pids-limit', '256');
+  const image = (service: string) => pulledRefs.get(service) as string;
 
   it('runs the migrations from the image (PostgreSQL services)', async () => {
-    for (const r of runs.filter((x) => x.migrate)) {
-      const env = Object.entries(r.migrate ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-      await mustRun('podman', [
-        'run',
-        '--rm',
-        ...hardened,
-        ...env,
-        pulledRefs.get(r.service) as string,
-        'dist/src/migrate.js',
-      ]);
-    }
+    await (stack as Stack).migrate(image);
   });
 
   it('every service reaches /readyz 200 as non-root on a read-only root filesystem', async (t) => {
     const started = Date.now();
-    for (const r of runs) {
-      const name = `mdp-ci-${r.service}-${runId}`;
-      const env = Object.entries({ ...r.env, PORT: String(r.port), SHUTDOWN_DRAIN_MS: '1000' }).flatMap(
-        ([k, v]) => ['-e', `${k}=${v}`],
-      );
-      await mustRun('podman', [
-        'run',
-        '-d',
-        '--name',
-        name,
-        ...hardened,
-        ...env,
-        pulledRefs.get(r.service) as string,
-      ]);
-      r.container = name;
-    }
-    for (const r of runs) {
-      const ready = await eventually(
-        async () => (await httpStatus(`http://127.0.0.1:${r.port}/readyz`)) === 200,
-        60_000,
-        250,
-      ).catch(async () => {
-        const logs = await run('podman', ['logs', '--tail', '30', r.container as string]);
-        throw new Error(`${r.service} never answered /readyz 200:\n${logs.stdout}${logs.stderr}`);
-      });
-      assert.equal(ready, true);
+    const st = stack as Stack;
+    await st.start(image);
+    await st.waitReady();
+    for (const r of st.runs) {
+      assert.equal(await httpStatus(`http://127.0.0.1:${r.port}/readyz`), 200, r.service);
       const top = await mustRun('podman', ['top', r.container as string, 'huser', 'args']);
       const line = top.split('\n')[1] ?? '';
       assert.match(
@@ -414,29 +239,17 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       const [info] = JSON.parse(await mustRun('podman', ['container', 'inspect', r.container as string]));
       assert.equal(info.HostConfig.ReadonlyRootfs, true);
     }
-    t.diagnostic(`all ${runs.length} containers ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(`all ${st.runs.length} containers ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
-  it('on SIGTERM every container exits 0 within the 10 s shutdown timeout', async (t) => {
-    const results = await Promise.all(
-      runs.map(async (r) => {
-        const name = r.container as string;
-        const t0 = Date.now();
-        await mustRun('podman', ['kill', '--signal', 'TERM', name]);
-        const code = Number(await mustRun('podman', ['wait', name], { timeoutMs: 30_000 }));
-        return { service: r.service, name, code, ms: Date.now() - t0 };
-      }),
-    );
+  it('on SIGTERM every container exits 0 within the 10 s shutdown timeout (image default drain 3 s)', async (t) => {
+    const results = await (stack as Stack).stop();
     for (const r of results) {
       t.diagnostic(`${r.service}: exit ${r.code} after ${r.ms} ms`);
-      const logs = await run('podman', ['logs', r.name]);
-      assert.equal(
-        r.code,
-        0,
-        `${r.service} exit code\n${logs.stdout.slice(-2000)}${logs.stderr.slice(-2000)}`,
-      );
+      assert.equal(r.code, 0, `${r.service} exit code\n${r.logs.slice(-3000)}`);
       assert.ok(r.ms < SHUTDOWN_TIMEOUT_MS, `${r.service} took ${r.ms} ms`);
-      assert.match(logs.stdout + logs.stderr, /shutdown complete/);
+      assert.ok(r.ms >= 3000, `${r.service} stopped after ${r.ms} ms: the 3 s drain did not happen`);
+      assert.match(r.logs, /shutdown complete/);
     }
     // The local registry's own log must not show a crash.
     assert.doesNotMatch(readFileSync(path.join(work, 'registry.log'), 'utf8'), /panic/);
