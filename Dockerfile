@@ -7,8 +7,10 @@
 # all services) ; prod-deps (npm ci --omit=dev for one workspace) -> assemble (that service's
 # compiled workspaces) -> runtime. A source-only change rebuilds `build`, `assemble` and the last
 # layer of `runtime`; the dependency layers stay cached.
-# Everything but `runtime` runs on the BUILD platform: the output is JavaScript (install scripts
-# off, no native addons: prod-deps fails if one appears), so an arm64 image needs no emulated npm.
+# manifests, deps and build run on the BUILD platform (their output is JavaScript). prod-deps runs
+# on the TARGET platform, because production dependencies include prebuilt native addons chosen
+# per platform by npm (@node-rs/argon2 ships them as optional dependencies; install scripts stay
+# off): an arm64 image gets the arm64 binaries (under emulation in buildx).
 # Note for buildah 1.28 (Debian 12): its layer cache ignores build-arg VALUES in LABEL/ENV steps;
 # scripts/build-images.sh re-applies the value-dependent labels and env at commit (--label/--env).
 #
@@ -45,7 +47,7 @@ COPY . .
 RUN npx tsc -b $(ls -d packages/*/ services/*/ | sed 's:/$::')
 
 # ---- prod-deps: production dependencies of ONE service, trimmed of what Node never loads ------
-FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS prod-deps
+FROM ${BUILD_BASE} AS prod-deps
 ARG SERVICE
 WORKDIR /app
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
@@ -57,9 +59,6 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
       -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -iname '*.md' -o -iname '*.markdown' \) -delete \
  && rm -rf node_modules/.package-lock.json node_modules/.bin \
- && if find node_modules -name '*.node' | grep -q .; then \
-      echo 'native addon in the production dependencies: this stage runs on the BUILD platform,' \
-           'so build prod-deps per target platform before adding one' >&2; exit 1; fi \
  && find node_modules -maxdepth 2 -type l -printf '%l\n' | sed 's:^\.\./::; s:^\.\./::' > /app/.workspaces \
  && cat /app/.workspaces
 

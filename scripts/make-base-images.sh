@@ -96,6 +96,16 @@ chroot "$rootfs" /usr/bin/ldd /usr/local/bin/node | awk '/=> \// { print $3 } /^
     mkdir -p "$rt$(dirname "$lib")"
     cp -L "$rootfs$real" "$rt$lib"
   done
+# Like distroless cc (the base of distroless nodejs): all of glibc and the GCC runtime, not just
+# what node itself links, so native addons (e.g. @node-rs/argon2 needs librt) load as upstream.
+for pkg in libc6 libgcc-s1 libstdc++6; do
+  chroot "$rootfs" dpkg -L "$pkg" | grep -E '\.so(\.[0-9.]+)?$' | grep -v /gconv/ | while read -r f; do
+    if [ -e "$rootfs$f" ] || [ -L "$rootfs$f" ]; then
+      mkdir -p "$rt$(dirname "$f")"
+      cp -a "$rootfs$f" "$rt$f"
+    fi
+  done
+done
 cp "$rootfs/etc/os-release" "$rt/etc/os-release"
 cat >"$rt/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/sbin/nologin

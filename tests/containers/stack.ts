@@ -10,7 +10,7 @@
  * service gains a required setting, add it here once.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,31 +159,35 @@ export async function createStack(prefix = 'stack'): Promise<Stack> {
   const ordersDb = await db('orders');
   const notificationsDb = await db('notif');
   const amqp = vhost.url;
+  // Access-token keys for this stack only (Ed25519 PEM): user-service signs, the others verify.
+  const keys = generateKeyPairSync('ed25519');
+  const JWT_PRIVATE_KEY = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const JWT_PUBLIC_KEY = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
   // Every connection setting, as NODE_ENV=production demands (services/*/src/config.ts).
   const runs: ServiceRun[] = [
     {
       service: 'user-service',
       port: users as number,
-      env: { DATABASE_URL: usersDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp },
+      env: { DATABASE_URL: usersDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp, JWT_PRIVATE_KEY },
       migrate: { DATABASE_URL: usersDb },
     },
     {
       service: 'product-service',
       port: products as number,
-      env: { PRODUCT_DB_URL: catalogDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp },
+      env: { PRODUCT_DB_URL: catalogDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp, JWT_PUBLIC_KEY },
       migrate: { PRODUCT_DB_URL: catalogDb },
     },
     {
       service: 'order-service',
       port: orders as number,
-      env: { DATABASE_URL: ordersDb, AMQP_URL: amqp, PRODUCT_SERVICE_URL: url(products) },
+      env: { DATABASE_URL: ordersDb, AMQP_URL: amqp, PRODUCT_SERVICE_URL: url(products), JWT_PUBLIC_KEY },
       migrate: { DATABASE_URL: ordersDb },
     },
     {
       service: 'notification-service',
       port: notifications as number,
-      env: { DATABASE_URL: notificationsDb, AMQP_URL: amqp },
+      env: { DATABASE_URL: notificationsDb, AMQP_URL: amqp, JWT_PUBLIC_KEY },
       migrate: { DATABASE_URL: notificationsDb },
     },
     {
@@ -195,6 +199,7 @@ export async function createStack(prefix = 'stack'): Promise<Stack> {
         PRODUCT_SERVICE_URL: url(products),
         ORDER_SERVICE_URL: url(orders),
         NOTIFICATION_SERVICE_URL: url(notifications),
+        JWT_PUBLIC_KEY,
       },
     },
   ];
