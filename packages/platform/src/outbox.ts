@@ -1,0 +1,211 @@
+import type pg from 'pg';
+import { currentTraceHeaders, type EventEnvelope, type EventPublisher } from './events.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+const CHANNEL = 'mdp_outbox';
+
+/** The outbox table: put this in a migration of every service that publishes through it. */
+export const OUTBOX_SQL = `
+CREATE TABLE IF NOT EXISTS outbox (
+  id uuid PRIMARY KEY,
+  event_type text NOT NULL,
+  payload jsonb NOT NULL,
+  trace_headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  published_at timestamptz,
+  attempts integer NOT NULL DEFAULT 0,
+  last_error text
+);
+CREATE INDEX IF NOT EXISTS outbox_pending_idx ON outbox (created_at) WHERE published_at IS NULL;
+`;
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * Stores the event in the outbox, inside the caller's transaction: the state change and its
+ * event commit together or not at all. The active trace context is kept with the event.
+ */
+export async function enqueueEvent(client: Queryable, event: EventEnvelope): Promise<void> {
+  await client.query('INSERT INTO outbox (id, event_type, payload, trace_headers) VALUES ($1, $2, $3, $4)', [
+    event.id,
+    event.type,
+    JSON.stringify(event),
+    JSON.stringify(currentTraceHeaders()),
+  ]);
+  // Delivered on commit only; wakes the relay at once instead of at its next poll.
+  await client.query('SELECT pg_notify($1, $2)', [CHANNEL, event.type]);
+}
+
+interface OutboxRow {
+  id: string;
+  payload: EventEnvelope;
+  trace_headers: Record<string, string>;
+}
+
+export interface OutboxRelayOptions {
+  pool: pg.Pool;
+  publisher: EventPublisher;
+  logger: Logger;
+  metrics: Metrics;
+  /** Poll interval when no notification arrives (and the retry delay while the broker is away). */
+  intervalMs?: number;
+  batchSize?: number;
+  /** Published rows older than this are deleted. */
+  retentionMs?: number;
+}
+
+/**
+ * Publishes outbox rows with publisher confirms and marks them published. Rows are claimed
+ * with FOR UPDATE SKIP LOCKED, so several replicas can relay at once without sending a row
+ * twice concurrently. A publish that fails leaves its row pending: delivery is at-least-once
+ * and consumers deduplicate by event id.
+ */
+export class OutboxRelay {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private listener: pg.PoolClient | undefined;
+  private lastCleanup = 0;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private readonly retentionMs: number;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.batchSize = opts.batchSize ?? 100;
+    this.retentionMs = opts.retentionMs ?? 24 * 3600 * 1000;
+  }
+
+  /** Publishes one batch; returns how many rows were published. */
+  async drainOnce(): Promise<number> {
+    const client = await this.opts.pool.connect();
+    let published = 0;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<OutboxRow>(
+        `SELECT id, payload, trace_headers FROM outbox
+          WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.batchSize],
+      );
+      // Published in order on one channel; confirms are awaited together.
+      const results = await Promise.allSettled(
+        rows.map((r) => this.opts.publisher.publish(r.payload, r.trace_headers)),
+      );
+      const ok: string[] = [];
+      const failed: { id: string; error: string }[] = [];
+      results.forEach((res, i) => {
+        const id = (rows[i] as OutboxRow).id;
+        if (res.status === 'fulfilled') ok.push(id);
+        else failed.push({ id, error: String((res.reason as Error)?.message ?? res.reason).slice(0, 500) });
+      });
+      if (ok.length)
+        await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])', [ok]);
+      for (const f of failed) {
+        await client.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
+          f.id,
+          f.error,
+        ]);
+      }
+      await client.query('COMMIT');
+      published = ok.length;
+      if (failed.length)
+        throw new Error(`${failed.length} outbox event(s) not published: ${failed[0]?.error}`);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    return published;
+  }
+
+  async pending(): Promise<number> {
+    const { rows } = await this.opts.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM outbox WHERE published_at IS NULL',
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    await this.opts.pool.query(
+      `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 1000)`,
+      [this.retentionMs / 1000],
+    );
+  }
+
+  private async listen(): Promise<void> {
+    if (this.listener) return;
+    try {
+      const client = await this.opts.pool.connect();
+      client.on('notification', () => this.wake?.());
+      client.on('error', () => {
+        this.listener = undefined;
+        client.release(true);
+      });
+      await client.query(`LISTEN ${CHANNEL}`);
+      this.listener = client;
+    } catch (err) {
+      this.opts.logger.debug({ err }, 'outbox LISTEN unavailable; polling');
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    const gauge = this.opts.metrics.outboxPending();
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.listen();
+        let n: number;
+        do {
+          n = await this.drainOnce();
+        } while (this.running && n === this.batchSize);
+        gauge.set(await this.pending());
+        await this.cleanup();
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 30 === 0)
+          this.opts.logger.warn({ err, failures }, 'outbox relay retrying');
+        await this.pending().then(
+          (n) => gauge.set(n),
+          () => {},
+        );
+      }
+      if (!this.running) break;
+      await this.sleep(
+        failures ? Math.min(this.intervalMs * 2 ** Math.min(failures, 4), 10_000) : this.intervalMs,
+      );
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the batch in flight; releases the LISTEN connection. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    if (this.listener) {
+      await this.listener.query(`UNLISTEN ${CHANNEL}`).catch(() => {});
+      this.listener.release();
+      this.listener = undefined;
+    }
+  }
+}
