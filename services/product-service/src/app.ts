@@ -48,4 +48,3 @@ export function buildApp(deps: AppDeps): HttpApp {
   internalRoutes(app, { catalog });
   return app;
 }
-

@@ -6,7 +6,10 @@ export const configSchema = serviceConfig(8082, {
   REDIS_URL: redisUrl(),
   AMQP_URL: amqpUrl(),
   /** SPKI PEM of user-service's Ed25519 key: verifies admin tokens. */
-  JWT_PUBLIC_KEY: z.string().min(1).refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be an SPKI PEM'),
+  JWT_PUBLIC_KEY: z
+    .string()
+    .min(1)
+    .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be an SPKI PEM'),
   /** `product.stock_low` when stock drops below this. */
   STOCK_LOW_THRESHOLD: z.coerce.number().int().min(0).max(1_000_000).default(5),
   CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),

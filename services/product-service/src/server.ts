@@ -1,10 +1,10 @@
 import { runService } from '@mdp/platform/service';
+import { jwtAuth } from './adapters/auth.js';
 import { connectCatalogDb } from './adapters/catalog-db.js';
 import { connectRabbitMq, RabbitCatalogEvents } from './adapters/rabbitmq.js';
 import { connectRedis } from './adapters/redis.js';
 import { buildApp } from './app.js';
 import { configSchema, localDefaults } from './config.js';
-import { jwtAuth } from './adapters/auth.js';
 import { DEMO_PRODUCTS } from './seed-data.js';
 
 await runService({

@@ -64,7 +64,11 @@ export function repositoryContract(
       for (let i = 0; i < 7; i++)
         made.push(
           await repo.create(
-            sample({ category: cat, name: i === 3 ? 'Espresso grinder' : `Thing ${i}`, description: 'useful' }),
+            sample({
+              category: cat,
+              name: i === 3 ? 'Espresso grinder' : `Thing ${i}`,
+              description: 'useful',
+            }),
           ),
         );
       const seen: string[] = [];
@@ -122,7 +126,8 @@ export function repositoryContract(
       ].sort((x, y) => (x.productId < y.productId ? -1 : 1));
       await assert.rejects(
         repo.reserve(randomUUID(), lines),
-        (err) => err instanceof ReservationError && err.reason === 'insufficient_stock' && err.productId === b.id,
+        (err) =>
+          err instanceof ReservationError && err.reason === 'insufficient_stock' && err.productId === b.id,
       );
       assert.equal((await repo.get(a.id))?.stock, 5);
       assert.equal((await repo.get(b.id))?.stock, 1);

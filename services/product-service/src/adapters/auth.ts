@@ -1,6 +1,6 @@
 // TEMPORARY until @mdp/platform/auth lands in main: same contract (EdDSA, issuer
 // mdp-user-service, audience mdp; request.user = {id, role}). Replaced by the platform module.
-import { unauthorized, forbidden } from '@mdp/platform/errors';
+import { forbidden, unauthorized } from '@mdp/platform/errors';
 import type { FastifyRequest } from 'fastify';
 import { importSPKI, jwtVerify } from 'jose';
 import type { RouteAuth } from '../routes/auth.js';
@@ -13,8 +13,14 @@ export function jwtAuth(publicKeyPem: string): RouteAuth {
       const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
       if (!token) throw unauthorized('missing bearer token');
       try {
-        const { payload } = await jwtVerify(token, await key, { issuer: 'mdp-user-service', audience: 'mdp' });
-        (request as FastifyRequest & { user?: unknown }).user = { id: String(payload.sub), role: String(payload.role) };
+        const { payload } = await jwtVerify(token, await key, {
+          issuer: 'mdp-user-service',
+          audience: 'mdp',
+        });
+        (request as FastifyRequest & { user?: unknown }).user = {
+          id: String(payload.sub),
+          role: String(payload.role),
+        };
       } catch {
         throw unauthorized('invalid or expired token');
       }

@@ -101,13 +101,20 @@ export class MongoProductRepository implements ProductRepository {
 
   async init(): Promise<void> {
     await this.client.connect();
-    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
-    if (!existing.has('products')) await this.db.createCollection('products', { validator: PRODUCT_VALIDATOR });
+    const existing = new Set(
+      (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),
+    );
+    if (!existing.has('products'))
+      await this.db.createCollection('products', { validator: PRODUCT_VALIDATOR });
     else await this.db.command({ collMod: 'products', validator: PRODUCT_VALIDATOR });
     await this.products.createIndexes([
       { key: { sku: 1 }, name: 'sku_unique', unique: true },
       { key: { category: 1, _id: 1 }, name: 'category_id' },
-      { key: { name: 'text', description: 'text' }, name: 'text_search', weights: { name: 3, description: 1 } },
+      {
+        key: { name: 'text', description: 'text' },
+        name: 'text_search',
+        weights: { name: 3, description: 1 },
+      },
     ]);
     await this.reservations.createIndexes([{ key: { status: 1, updatedAt: 1 }, name: 'status_updated' }]);
   }
@@ -163,7 +170,9 @@ export class MongoProductRepository implements ProductRepository {
     }
   }
 
-  private async giveBack(lines: Pick<ReservedLine, 'productId' | 'quantity'>[]): Promise<Map<string, number>> {
+  private async giveBack(
+    lines: Pick<ReservedLine, 'productId' | 'quantity'>[],
+  ): Promise<Map<string, number>> {
     const stock = new Map<string, number>();
     for (const l of lines) {
       const doc = await this.products.findOneAndUpdate(
@@ -179,7 +188,13 @@ export class MongoProductRepository implements ProductRepository {
   async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
     const now = new Date();
     try {
-      await this.reservations.insertOne({ _id: orderId, status: 'pending', lines: [], createdAt: now, updatedAt: now });
+      await this.reservations.insertOne({
+        _id: orderId,
+        status: 'pending',
+        lines: [],
+        createdAt: now,
+        updatedAt: now,
+      });
     } catch (err) {
       if (!isDuplicate(err)) throw err;
       const existing = await this.reservations.findOne({ _id: orderId });
@@ -232,7 +247,13 @@ export class MongoProductRepository implements ProductRepository {
     const now = new Date();
     try {
       // Never reserved: a tombstone so a late reserve for this order id is refused.
-      await this.reservations.insertOne({ _id: orderId, status: 'released', lines: [], createdAt: now, updatedAt: now });
+      await this.reservations.insertOne({
+        _id: orderId,
+        status: 'released',
+        lines: [],
+        createdAt: now,
+        updatedAt: now,
+      });
       return { orderId, status: 'released', lines: [], changed: false };
     } catch (err) {
       if (!isDuplicate(err)) throw err;

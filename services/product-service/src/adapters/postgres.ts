@@ -161,7 +161,10 @@ export class PostgresProductRepository implements ProductRepository {
         const doc = rows[0]?.doc;
         if (!doc) {
           const exists = await c.query('SELECT 1 FROM products WHERE id = $1', [line.productId]);
-          throw new ReservationError(exists.rowCount ? 'insufficient_stock' : 'unknown_product', line.productId);
+          throw new ReservationError(
+            exists.rowCount ? 'insufficient_stock' : 'unknown_product',
+            line.productId,
+          );
         }
         taken.push({
           productId: line.productId,

@@ -21,7 +21,10 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(ProductSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({
+            items: Type.Array(ProductSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
         },
       },
     },
