@@ -20,7 +20,7 @@ await runService({
       const n = await catalog.seed(DEMO_PRODUCTS);
       logger.info({ inserted: n }, 'demo catalog seeded');
     }
-    const redis = connectRedis(config.REDIS_URL);
+    const redis = connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX);
     const amqp = connectRabbitMq(config.AMQP_URL);
     const events = new RabbitCatalogEvents(amqp, kit);
     lifecycle.on('consumers', 'event-publisher', () => events.close());

@@ -43,7 +43,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
 
   app.post(
     '/products',
-    { preHandler: admin, schema: { body: NewProductSchema, response: { 201: ProductSchema } } },
+    { onRequest: admin, schema: { body: NewProductSchema, response: { 201: ProductSchema } } },
     async (request, reply) => {
       try {
         return reply.code(201).send(await catalog.create(request.body));
@@ -57,7 +57,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.patch(
     '/products/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { params: Type.Object({ id: Id }), body: ProductPatchSchema, response: { 200: ProductSchema } },
     },
     async (request) => {
