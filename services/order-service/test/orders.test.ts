@@ -29,7 +29,6 @@ import { jwtAuth } from '../src/adapters/auth.js';
 import { connectPostgres, MIGRATIONS_DIR } from '../src/adapters/postgres.js';
 import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
-import type { Orders } from '../src/domain/orders.js';
 import { type RunningService, startService, TcpRelay } from './support.js';
 import { tokenKit } from './tokens.js';
 
@@ -55,7 +54,6 @@ describe('order-service against a real product-service process, PostgreSQL and R
   let outbox: OutboxRelay;
   let pool: pg.Pool;
   let app: HttpApp;
-  let orders: Orders;
   let inventory: ProductServiceClient;
   let keys: Awaited<ReturnType<typeof tokenKit>>;
   let flagDir: string;
@@ -114,7 +112,7 @@ describe('order-service against a real product-service process, PostgreSQL and R
       { logger, metrics, domain: `orders-test-${randomUUID()}` },
     );
     inventory = new ProductServiceClient({ baseUrl: product.url, logger, timeoutMs: 2000 });
-    ({ app, orders } = buildApp({
+    ({ app } = buildApp({
       info,
       logger,
       metrics,
