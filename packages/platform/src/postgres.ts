@@ -57,8 +57,10 @@ export async function ensureDatabase(url: string): Promise<boolean> {
     try {
       await admin.query(`CREATE DATABASE "${name}"`);
     } catch (err) {
-      // Another process created it between our check and our create.
-      if ((err as { code?: string }).code !== '42P04') throw err;
+      // Another process created it between our check and our create (42P04), or at the
+      // same moment (23505 on the pg_database catalog).
+      const code = (err as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw err;
       return false;
     }
     return true;

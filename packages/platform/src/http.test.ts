@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Type } from '@sinclair/typebox';
+import { AppError } from './errors.js';
+import { testApp } from './test-support.js';
+
+function withRoutes(opts: { bodyLimit?: number } = {}) {
+  const t = testApp(opts);
+  t.app.post(
+    '/items',
+    {
+      schema: {
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 20 }), qty: Type.Integer({ minimum: 1 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => reply.code(201).send({ name: request.body.name, qty: request.body.qty }),
+  );
+  t.app.get(
+    '/items/:id',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer() }),
+        querystring: Type.Object({ n: Type.Optional(Type.Integer()) }),
+      },
+    },
+    async (request) => ({ id: request.params.id, n: request.query.n ?? null }),
+  );
+  t.app.get('/boom', { schema: {} }, async () => {
+    throw new Error('database password is hunter2');
+  });
+  t.app.get('/conflict', { schema: {} }, async () => {
+    throw new AppError(409, 'EMAIL_TAKEN', 'email already registered');
+  });
+  return t;
+}
+
+function assertErrorShape(body: unknown, code: string) {
+  const b = body as { error: { code: string; message: string; requestId: string } };
+  assert.equal(b.error.code, code);
+  assert.equal(typeof b.error.message, 'string');
+  assert.ok(b.error.requestId.length > 0);
+}
+
+test('x-request-id is honoured when sane and generated otherwise', async () => {
+  const { app } = withRoutes();
+  const given = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
+  assert.equal(given.headers['x-request-id'], 'abc-123');
+  const evil = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'a b\u0000<script>' } });
+  assert.match(String(evil.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  const none = await app.inject({ url: '/healthz' });
+  assert.match(String(none.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+});
+
+test('validation failures are 400 in the contract shape, never 500', async () => {
+  const { app } = withRoutes();
+  const cases = [
+    { name: 'wrong type', payload: { name: 'x', qty: '3' } },
+    { name: 'missing field', payload: { name: 'x' } },
+    { name: 'extra field', payload: { name: 'x', qty: 1, admin: true } },
+    { name: 'too long', payload: { name: 'x'.repeat(21), qty: 1 } },
+  ];
+  for (const c of cases) {
+    const res = await app.inject({ method: 'POST', url: '/items', payload: c.payload });
+    assert.equal(res.statusCode, 400, c.name);
+    assertErrorShape(res.json(), 'VALIDATION_FAILED');
+  }
+  const params = await app.inject({ url: '/items/abc' });
+  assert.equal(params.statusCode, 400);
+  const coerced = await app.inject({ url: '/items/7?n=3' });
+  assert.deepEqual(coerced.json(), { id: 7, n: 3 }, 'path and query are coerced from strings');
+  const ok = await app.inject({ method: 'POST', url: '/items', payload: { name: 'x', qty: 2 } });
+  assert.equal(ok.statusCode, 201);
+});
+
+test('malformed JSON is 400, a wrong media type 415, an oversized body 413', async () => {
+  const { app } = withRoutes({ bodyLimit: 2048 });
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/items',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"name": "x", ',
+  });
+  assert.equal(bad.statusCode, 400);
+  assertErrorShape(bad.json(), 'INVALID_JSON');
+  const media = await app.inject({
+    method: 'POST',
+    url: '/items',
+    headers: { 'content-type': 'application/xml' },
+    payload: '<x/>',
+  });
+  assert.equal(media.statusCode, 415);
+  assertErrorShape(media.json(), 'UNSUPPORTED_MEDIA_TYPE');
+  const big = await app.inject({
+    method: 'POST',
+    url: '/items',
+    payload: { name: 'x', qty: 1, pad: 'y'.repeat(5000) },
+  });
+  assert.equal(big.statusCode, 413);
+  assertErrorShape(big.json(), 'PAYLOAD_TOO_LARGE');
+});
+
+test('unknown routes are a JSON 404; domain errors keep their status and code', async () => {
+  const { app } = withRoutes();
+  const nf = await app.inject({ url: '/nope?x=1' });
+  assert.equal(nf.statusCode, 404);
+  assertErrorShape(nf.json(), 'NOT_FOUND');
+  const conflict = await app.inject({ url: '/conflict' });
+  assert.equal(conflict.statusCode, 409);
+  assertErrorShape(conflict.json(), 'EMAIL_TAKEN');
+});
+
+test('an unexpected error is a 500 that leaks nothing and is logged', async () => {
+  const { app, lines } = withRoutes();
+  const res = await app.inject({ url: '/boom' });
+  assert.equal(res.statusCode, 500);
+  assertErrorShape(res.json(), 'INTERNAL');
+  assert.ok(!res.body.includes('hunter2'));
+  assert.ok(lines().some((l) => l.msg === 'unhandled error' && l.level === 'error'));
+});
+
+test('/version and /healthz answer per the contract', async () => {
+  const { app } = withRoutes();
+  const v = await app.inject({ url: '/version' });
+  const body = v.json();
+  assert.equal(body.service, 'test-service');
+  assert.equal(body.version, '1.2.3');
+  assert.equal(body.commit, 'abc1234');
+  assert.ok(!Number.isNaN(Date.parse(body.startedAt)));
+  const h = await app.inject({ url: '/healthz' });
+  assert.deepEqual(h.json(), { status: 'ok' });
+});

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { createPgPool, databaseName, ensureDatabase, migrate, withDatabase } from '../src/postgres.js';
+import { TEST_PG_URL, type TempDatabase, tempDatabase, uniqueName } from '../src/testing.js';
+
+let db: TempDatabase;
+let dir: string;
+before(async () => {
+  db = await tempDatabase('migrate');
+  dir = await mkdtemp(path.join(tmpdir(), 'mdp-migrations-'));
+});
+after(async () => {
+  await db.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('migrations apply in order, once, and record what ran', async () => {
+  await writeFile(
+    path.join(dir, '0001_items.sql'),
+    '-- Up Migration\nCREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n-- Down Migration\nDROP TABLE items;\n',
+  );
+  await writeFile(
+    path.join(dir, '0002_items_sku.sql'),
+    '-- Up Migration\nALTER TABLE items ADD COLUMN sku text UNIQUE;\n-- Down Migration\nALTER TABLE items DROP COLUMN sku;\n',
+  );
+  assert.deepEqual(await migrate(db.url, dir), ['0001_items', '0002_items_sku']);
+  assert.deepEqual(await migrate(db.url, dir), [], 'nothing runs twice');
+  const pool = createPgPool(db.url, { applicationName: 'migrate-test' });
+  try {
+    await pool.query("INSERT INTO items (name, sku) VALUES ('a', 'A-1')");
+    const { rows } = await pool.query('SELECT name FROM pgmigrations ORDER BY id');
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['0001_items', '0002_items_sku'],
+    );
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a failing migration rolls back entirely and is not recorded', async () => {
+  await writeFile(
+    path.join(dir, '0003_broken.sql'),
+    '-- Up Migration\nCREATE TABLE half (id int);\nSELECT no_such_function();\n',
+  );
+  await assert.rejects(migrate(db.url, dir));
+  const pool = createPgPool(db.url, { applicationName: 'migrate-test' });
+  try {
+    const { rowCount } = await pool.query("SELECT 1 FROM pg_tables WHERE tablename = 'half'");
+    assert.equal(rowCount, 0, 'no half-applied migration');
+  } finally {
+    await pool.end();
+  }
+});
+
+test('ensureDatabase creates once, tolerates a concurrent create, and refuses odd names', async () => {
+  const url = withDatabase(TEST_PG_URL, uniqueName('ensure'));
+  try {
+    const results = await Promise.all([ensureDatabase(url), ensureDatabase(url), ensureDatabase(url)]);
+    assert.equal(results.filter(Boolean).length, 1, 'exactly one creator');
+    assert.equal(await ensureDatabase(url), false);
+  } finally {
+    const admin = new pg.Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${databaseName(url)}"`);
+    await admin.end();
+  }
+  await assert.rejects(
+    ensureDatabase(withDatabase(TEST_PG_URL, 'x"; DROP DATABASE postgres; --')),
+    /unusual/,
+  );
+});
+
+test('every pool query is bounded by the statement timeout', async () => {
+  const pool = createPgPool(db.url, { applicationName: 'migrate-test', timeoutMs: 200 });
+  try {
+    await assert.rejects(pool.query('SELECT pg_sleep(2)'), /statement timeout|canceling statement/);
+  } finally {
+    await pool.end();
+  }
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string } }[];
+}
+interface Received {
+  service: string;
+  spans: OtlpSpan[];
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+let server: Server;
+let endpoint: string;
+const batches: Received[] = [];
+
+before(async () => {
+  // A minimal OTLP/HTTP (JSON) receiver standing in for Jaeger / the collector.
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') {
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        for (const rs of body.resourceSpans ?? []) {
+          const service = rs.resource.attributes.find((a: { key: string }) => a.key === 'service.name')?.value
+            .stringValue;
+          batches.push({ service, spans: rs.scopeSpans.flatMap((s: { spans: OtlpSpan[] }) => s.spans) });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+test('the preload produces route spans, exports them over OTLP/HTTP and stamps log lines with the trace id', async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=mdp-source',
+      '--import',
+      '@mdp/platform/telemetry',
+      '--import',
+      'tsx',
+      'packages/platform/test/fixtures/traced-app.ts',
+    ],
+    {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        OTEL_SERVICE_NAME: 'traced-app',
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  assert.equal(code, 0, stderr);
+
+  const logs = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  assert.ok(logs.find((l) => l.msg === 'done')?.preload, 'preload ran before the app');
+
+  const spans = batches.filter((b) => b.service === 'traced-app').flatMap((b) => b.spans);
+  const attr = (s: OtlpSpan, k: string) => s.attributes.find((a) => a.key === k)?.value.stringValue;
+  const route = spans.find((s) => attr(s, 'http.route') === '/p/:id' && s.kind === 2 /* SERVER */);
+  assert.ok(route, `a server span for GET /p/:id: ${spans.map((s) => s.name).join(', ')}`);
+  assert.ok(
+    spans.some((s) => s.name.includes('/p/:id') && s.traceId === route.traceId),
+    'a Fastify span named after the route pattern',
+  );
+  assert.ok(
+    !spans.some((s) => attr(s, 'http.route') === '/healthz' || s.name.includes('/healthz')),
+    'probes not traced',
+  );
+  const client = spans.find((s) => s.kind === 3 /* CLIENT */);
+  assert.ok(client, 'the outgoing fetch has a client span');
+  assert.equal(route.traceId, client.traceId, 'client and server spans share the trace (context propagated)');
+
+  const line = logs.find((l) => l.msg === 'product read');
+  assert.equal(line?.trace_id, route.traceId, 'log line carries the trace id');
+  assert.match(String(line?.span_id), /^[0-9a-f]{16}$/);
+});
