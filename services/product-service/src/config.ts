@@ -15,8 +15,6 @@ export const configSchema = serviceConfig(8082, {
   /** Prefix of every cache key (tests give each run its own). */
   REDIS_KEY_PREFIX: z.string().min(1).max(100).default('catalog:'),
   CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
-  /** Load the demo catalog into an empty store at start (npm start, local only). */
-  SEED_CATALOG: z.enum(['true', 'false']).default('false'),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -5,7 +5,6 @@ import { connectRabbitMq, RabbitCatalogEvents } from './adapters/rabbitmq.js';
 import { connectRedis } from './adapters/redis.js';
 import { buildApp } from './app.js';
 import { configSchema, localDefaults } from './config.js';
-import { DEMO_PRODUCTS } from './seed-data.js';
 
 await runService({
   name: 'product-service',
@@ -16,10 +15,6 @@ await runService({
     const catalog = connectCatalogDb(config.PRODUCT_DB_URL);
     lifecycle.on('pools', catalog.kind, () => catalog.close());
     await catalog.init();
-    if (config.SEED_CATALOG === 'true') {
-      const n = await catalog.seed(DEMO_PRODUCTS);
-      logger.info({ inserted: n }, 'demo catalog seeded');
-    }
     const redis = connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX);
     const amqp = connectRabbitMq(config.AMQP_URL);
     const events = new RabbitCatalogEvents(amqp, kit);
