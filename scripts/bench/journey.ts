@@ -12,7 +12,7 @@
  * USERS (default 40), WARMUP (s, default 3).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -46,7 +46,20 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function main() {
+  const loadBefore = os.loadavg();
   // The shipped flags, with the gateway's per-user rate limit out of the way of a load test.
   const flagDir = mkdtempSync(path.join(tmpdir(), 'bench-flags-'));
   const flagsFile = path.join(flagDir, 'flags.json');
@@ -120,18 +133,23 @@ async function main() {
       await run(WARMUP);
     }
     say(`load: ${RATE} orders/s offered for ${DURATION} s over ${CONNECTIONS} connections…`);
+    const cpuBefore = Object.fromEntries(SERVICES.map((s) => [s, cpuSeconds(stack.procs[s]?.pid)]));
     const res = await run(DURATION);
     const loadEnded = performance.now();
+    const cpuUsed = Object.fromEntries(
+      SERVICES.map((s) => [s, cpuSeconds(stack.procs[s]?.pid) - (cpuBefore[s] ?? 0)]),
+    );
 
     // Drain: outbox empty and every order.created notified.
     const ordersCount = async () =>
       Number((await ordersDb.query('SELECT count(*) AS n FROM orders')).rows[0].n);
-    const totalOrders = await ordersCount();
+    let totalOrders = await ordersCount();
     let drainedMs = Number.NaN;
     let pendingOutbox = -1;
     let notified = -1;
     const deadline = loadEnded + 60_000;
     while (performance.now() < deadline) {
+      totalOrders = await ordersCount();
       pendingOutbox = Number(
         (await ordersDb.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n,
       );
