@@ -189,8 +189,11 @@ async function main() {
     say(`  orders in database      ${totalOrders} (warm-up included); notified ${notified}`);
     for (const s of SERVICES)
       say(
-        `  peak RSS ${s.padEnd(21)} ${rss[s]?.toFixed(0)} MB   target < 250 MB: ${mark((rss[s] ?? 999) < 250)}`,
+        `  ${s.padEnd(21)} peak RSS ${rss[s]?.toFixed(0)} MB (target < 250 MB: ${mark((rss[s] ?? 999) < 250)}), CPU during load ${cpuUsed[s]?.toFixed(1)} s`,
       );
+    say(
+      `  (${os.cpus().length} cores; load average before the run ${loadBefore.map((l) => l.toFixed(1)).join(' ')})`,
+    );
     say('');
   } finally {
     await Promise.allSettled([ordersDb.end(), notifDb.end(), catalogDb.end()]);
