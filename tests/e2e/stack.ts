@@ -49,6 +49,8 @@ export interface StackOptions {
   logLevel?: string;
   /** Extra environment per service. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Extra node options per service (e.g. --cpu-prof for a profile). */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
 export interface Stack {
@@ -142,7 +144,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   for (const name of SERVICES) {
     const child = spawn(
       process.execPath,
-      ['--conditions=mdp-source', '--import', '@mdp/platform/telemetry', '--import', 'tsx', 'src/server.ts'],
+      [
+        '--conditions=mdp-source',
+        ...(opts.nodeArgs?.[name] ?? []),
+        '--import',
+        '@mdp/platform/telemetry',
+        '--import',
+        'tsx',
+        'src/server.ts',
+      ],
       {
         cwd: path.join(ROOT, 'services', name),
         env: {
