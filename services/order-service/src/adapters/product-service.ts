@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@mdp/platform/logger';
 import CircuitBreaker from 'opossum';
+import { Agent, request } from 'undici';
 import {
   type Inventory,
   InventoryUnavailableError,
@@ -41,10 +42,13 @@ export class ProductServiceClient implements Inventory {
   readonly breaker: CircuitBreaker<[string, unknown], unknown>;
   private readonly timeoutMs: number;
   private readonly retries: number;
+  /** Keep-alive connection pool to product-service (undici's request: far cheaper than fetch). */
+  private readonly agent: Agent;
 
   constructor(private readonly opts: ProductClientOptions) {
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.retries = opts.retries ?? 2;
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
     this.breaker = new CircuitBreaker((path: string, body: unknown) => this.post(path, body), {
       name: 'product-service',
       timeout: false, // each attempt has its own AbortSignal timeout
@@ -60,24 +64,25 @@ export class ProductServiceClient implements Inventory {
   }
 
   private async post(path: string, body: unknown): Promise<unknown> {
-    const res = await fetch(new URL(path, this.opts.baseUrl), {
+    const res = await request(new URL(path, this.opts.baseUrl), {
       method: 'POST',
+      dispatcher: this.agent,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const text = await res.text();
+    const text = await res.body.text();
     const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (res.ok) return json;
+    if (res.statusCode >= 200 && res.statusCode < 300) return json;
     const error = (json.error ?? {}) as { code?: string; message?: string; details?: { productId?: string } };
-    if (res.status >= 400 && res.status < 500)
+    if (res.statusCode >= 400 && res.statusCode < 500)
       throw new RefusedResponse(
-        res.status,
+        res.statusCode,
         error.code ?? 'UNKNOWN',
-        error.message ?? res.statusText,
+        error.message ?? 'refused',
         error.details,
       );
-    throw new Error(`product-service answered ${res.status}: ${error.message ?? res.statusText}`);
+    throw new Error(`product-service answered ${res.statusCode}: ${error.message ?? 'error'}`);
   }
 
   /** Fires through the breaker, retrying failures (not refusals) with backoff. */
@@ -141,5 +146,6 @@ export class ProductServiceClient implements Inventory {
 
   shutdown(): void {
     this.breaker.shutdown();
+    void this.agent.close();
   }
 }
