@@ -9,7 +9,8 @@
  * unless the run itself broke.
  *
  * Settings: RATE (orders/s, default 400), DURATION (s, default 20), CONNECTIONS (default 64),
- * USERS (default 40), WARMUP (s, default 3).
+ * USERS (default 40), WARMUP (s, default 3), TELEMETRY=0 to start the services without the
+ * tracing preload (to see its cost; production runs with it).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -76,7 +77,7 @@ async function main() {
     startStack(o: Record<string, unknown>): Promise<Stack>;
   };
   say(`starting the five services (fresh databases)…`);
-  const stack = await startStack({ flagsFile, logLevel: 'warn' });
+  const stack = await startStack({ flagsFile, logLevel: 'warn', telemetry: process.env.TELEMETRY !== '0' });
   const ordersDb = new pg.Pool({ connectionString: stack.databases.orders.url, max: 2 });
   const notifDb = new pg.Pool({ connectionString: stack.databases.notifications.url, max: 2 });
   const catalogDb = new pg.Pool({ connectionString: stack.databases.catalog.url, max: 2 });
@@ -165,6 +166,7 @@ async function main() {
     }
 
     const ok = res['2xx'];
+    const cpuTotal = SERVICES.reduce((sum, s) => sum + (cpuUsed[s] ?? 0), 0);
     const ordersPerSecond = ok / DURATION;
     const p50 = res.latency.p50;
     const p99 = res.latency.p99;

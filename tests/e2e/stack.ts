@@ -49,6 +49,8 @@ export interface StackOptions {
   logLevel?: string;
   /** Extra environment per service. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Without the tracing preload (to measure its cost); default: with it, as in production. */
+  telemetry?: boolean;
   /** Extra node options per service (e.g. --cpu-prof for a profile). */
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
@@ -147,8 +149,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       [
         '--conditions=mdp-source',
         ...(opts.nodeArgs?.[name] ?? []),
-        '--import',
-        '@mdp/platform/telemetry',
+        ...(opts.telemetry === false ? [] : ['--import', '@mdp/platform/telemetry']),
         '--import',
         'tsx',
         'src/server.ts',
