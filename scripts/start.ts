@@ -4,6 +4,9 @@
  * seed data into empty databases; starts the five services; waits until every /readyz is 200;
  * prints the URLs; stops everything cleanly on Ctrl-C (SIGINT) or SIGTERM.
  *
+ * START_MODE=dist runs the compiled services (`npm run build` first), as a container does;
+ * the default runs the TypeScript sources under tsx.
+ *
  * Environment: PORT_BASE (default 8080; services get PORT_BASE..PORT_BASE+4), DATABASE_HOST_URL
  * (default postgres://postgres@127.0.0.1:5432), REDIS_URL, AMQP_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT.
  */
@@ -162,15 +165,22 @@ let stopping = false;
 
 function startService(svc: Svc, shared: Record<string, string>, logDir: string): void {
   const log = createWriteStream(path.join(logDir, `${svc.name}.log`), { flags: 'a' });
-  const child = spawn(
-    process.execPath,
-    ['--conditions=mdp-source', '--import', '@mdp/platform/telemetry', '--import', 'tsx', 'src/server.ts'],
-    {
-      cwd: path.join(root, 'services', svc.name),
-      env: { ...process.env, ...envFor(svc, shared) } as Record<string, string>,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const args =
+    process.env.START_MODE === 'dist'
+      ? ['--import', '@mdp/platform/telemetry', 'dist/src/server.js']
+      : [
+          '--conditions=mdp-source',
+          '--import',
+          '@mdp/platform/telemetry',
+          '--import',
+          'tsx',
+          'src/server.ts',
+        ];
+  const child = spawn(process.execPath, args, {
+    cwd: path.join(root, 'services', svc.name),
+    env: { ...process.env, ...envFor(svc, shared) } as Record<string, string>,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   child.stderr?.on('data', (d) => {

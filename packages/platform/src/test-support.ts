@@ -30,7 +30,7 @@ export function memoryLogger(
 export function testApp(opts: { bodyLimit?: number } = {}) {
   const { logger, lines } = memoryLogger();
   const metrics = new Metrics({ version: '1.2.3', commit: 'abc1234' }, { defaultMetrics: false });
-  const health = new Health(200);
+  const health = new Health(1000);
   const app: HttpApp = createHttpApp({
     logger,
     metrics,

@@ -11,7 +11,11 @@
  */
 import { register } from 'node:module';
 
-register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+// Only modules added through the message port are wrapped; the instrumented libraries here are
+// CommonJS (patched by require-in-the-middle), so wrapping every ESM module would only cost memory.
+const { createAddHookMessageChannel } = await import('import-in-the-middle');
+const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
 
 const { diag, DiagConsoleLogger, DiagLogLevel } = await import('@opentelemetry/api');
 const { W3CTraceContextPropagator, W3CBaggagePropagator, CompositePropagator } = await import(
@@ -83,6 +87,8 @@ registerInstrumentations({
     }),
   ],
 });
+// The instrumentations above asked the loader to wrap their modules; wait until it has.
+await waitForAllMessagesAcknowledged();
 
 /** Lets the service's shutdown flush spans last (Lifecycle phase 'telemetry'). */
 Object.defineProperty(globalThis, Symbol.for('mdp.telemetry'), {

@@ -20,6 +20,7 @@ describe('readiness against the real PostgreSQL, Redis and RabbitMQ', () => {
     closers.push(() => pool.end());
     const redis = createRedis(TEST_REDIS_URL);
     closers.push(async () => redis.disconnect());
+    await redis.connect();
     const amqp = createAmqp(TEST_AMQP_URL, { name: 'health-test' });
     closers.push(() => amqp.close());
     await eventually(() => amqp.isConnected());
