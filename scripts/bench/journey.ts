@@ -10,7 +10,8 @@
  *
  * Settings: RATE (orders/s, default 400), DURATION (s, default 20), CONNECTIONS (default 64),
  * USERS (default 40), WARMUP (s, default 3), TELEMETRY=0 to start the services without the
- * tracing preload (to see its cost; production runs with it).
+ * tracing preload (to see its cost; production runs with it), START_MODE=dist to run the compiled
+ * services as a container does (`npm run build` first).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -77,7 +78,12 @@ async function main() {
     startStack(o: Record<string, unknown>): Promise<Stack>;
   };
   say(`starting the five services (fresh databases)…`);
-  const stack = await startStack({ flagsFile, logLevel: 'warn', telemetry: process.env.TELEMETRY !== '0' });
+  const stack = await startStack({
+    flagsFile,
+    logLevel: 'warn',
+    telemetry: process.env.TELEMETRY !== '0',
+    dist: process.env.START_MODE === 'dist',
+  });
   const ordersDb = new pg.Pool({ connectionString: stack.databases.orders.url, max: 2 });
   const notifDb = new pg.Pool({ connectionString: stack.databases.notifications.url, max: 2 });
   const catalogDb = new pg.Pool({ connectionString: stack.databases.catalog.url, max: 2 });

@@ -49,6 +49,8 @@ export interface StackOptions {
   logLevel?: string;
   /** Extra environment per service. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Run the compiled services (dist/, `npm run build` first), as a container does. */
+  dist?: boolean;
   /** Without the tracing preload (to measure its cost); default: with it, as in production. */
   telemetry?: boolean;
   /** Extra node options per service (e.g. --cpu-prof for a profile). */
@@ -146,14 +148,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   for (const name of SERVICES) {
     const child = spawn(
       process.execPath,
-      [
-        '--conditions=mdp-source',
-        ...(opts.nodeArgs?.[name] ?? []),
-        ...(opts.telemetry === false ? [] : ['--import', '@mdp/platform/telemetry']),
-        '--import',
-        'tsx',
-        'src/server.ts',
-      ],
+      opts.dist
+        ? [
+            ...(opts.nodeArgs?.[name] ?? []),
+            ...(opts.telemetry === false ? [] : ['--import', '@mdp/platform/telemetry']),
+            'dist/src/server.js',
+          ]
+        : [
+            '--conditions=mdp-source',
+            ...(opts.nodeArgs?.[name] ?? []),
+            ...(opts.telemetry === false ? [] : ['--import', '@mdp/platform/telemetry']),
+            '--import',
+            'tsx',
+            'src/server.ts',
+          ],
       {
         cwd: path.join(ROOT, 'services', name),
         env: {
