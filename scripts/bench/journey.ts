@@ -200,6 +200,9 @@ async function main() {
         `  ${s.padEnd(21)} peak RSS ${rss[s]?.toFixed(0)} MB (target < 250 MB: ${mark((rss[s] ?? 999) < 250)}), CPU during load ${cpuUsed[s]?.toFixed(1)} s`,
       );
     say(
+      `  service CPU per order   ${((cpuTotal / Math.max(ok, 1)) * 1000).toFixed(1)} ms (five services; PostgreSQL and RabbitMQ not counted)`,
+    );
+    say(
       `  (${os.cpus().length} cores; load average before the run ${loadBefore.map((l) => l.toFixed(1)).join(' ')})`,
     );
     say('');

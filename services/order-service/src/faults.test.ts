@@ -16,7 +16,12 @@ test('faults are off by default (no provider: code defaults) and log nothing ala
   const lines: string[] = [];
   const logger = createLogger({
     service: 'order-service',
-    destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
+    destination: new Writable({
+      write: (c, _e, cb) => {
+        lines.push(String(c));
+        cb();
+      },
+    }),
   });
   const metrics = new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false });
   const flags = await initFlags({ FLAGS_PROVIDER: 'none' }, { logger, metrics, domain: `f-${randomUUID()}` });
@@ -42,7 +47,12 @@ test('an active fault is logged at warn once per value change, and injects 500s'
   const lines: string[] = [];
   const logger = createLogger({
     service: 'order-service',
-    destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
+    destination: new Writable({
+      write: (c, _e, cb) => {
+        lines.push(String(c));
+        cb();
+      },
+    }),
   });
   const metrics = new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false });
   const flags = await initFlags(
