@@ -42,8 +42,8 @@ export const databaseName = (url: string) => decodeURIComponent(new URL(url).pat
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Creates the database if it does not exist (connecting to the `postgres` maintenance db). */
-export async function ensureDatabase(url: string): Promise<boolean> {
+/** Runs `fn` on a short-lived connection to the `postgres` maintenance database of `url`'s server. */
+async function withAdmin<T>(url: string, fn: (admin: pg.Client, name: string) => Promise<T>): Promise<T> {
   const name = databaseName(url);
   if (!IDENT.test(name)) throw new Error(`refusing unusual database name ${JSON.stringify(name)}`);
   const admin = new pg.Client({
@@ -52,10 +52,20 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   });
   await admin.connect();
   try {
+    return await fn(admin, name);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Creates the database if it does not exist; true when this call created it. */
+export function ensureDatabase(url: string): Promise<boolean> {
+  return withAdmin(url, async (admin, name) => {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount) return false;
     try {
       await admin.query(`CREATE DATABASE "${name}"`);
+      return true;
     } catch (err) {
       // Another process created it between our check and our create (42P04), or at the
       // same moment (23505 on the pg_database catalog).
@@ -63,25 +73,13 @@ export async function ensureDatabase(url: string): Promise<boolean> {
       if (code !== '42P04' && code !== '23505') throw err;
       return false;
     }
-    return true;
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
-export async function dropDatabase(url: string): Promise<void> {
-  const name = databaseName(url);
-  if (!IDENT.test(name)) throw new Error(`refusing unusual database name ${JSON.stringify(name)}`);
-  const admin = new pg.Client({
-    connectionString: withDatabase(url, 'postgres'),
-    connectionTimeoutMillis: 5000,
-  });
-  await admin.connect();
-  try {
+export function dropDatabase(url: string): Promise<void> {
+  return withAdmin(url, async (admin, name) => {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /**
