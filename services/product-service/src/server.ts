@@ -20,7 +20,7 @@ await runService({
     const events = new RabbitCatalogEvents(amqp, kit);
     lifecycle.on('consumers', 'event-publisher', () => events.close());
     lifecycle.on('pools', 'rabbitmq', () => amqp.close());
-    lifecycle.on('pools', 'redis', () => redis.quit());
+    lifecycle.on('pools', 'redis', () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()));
     logger.info({ store: catalog.kind }, 'catalog store selected');
     return buildApp({
       ...kit,

@@ -31,8 +31,51 @@ export class RedisProductCache implements ProductCache {
     this.counter = deps.metrics.cacheRequests();
   }
 
+  /**
+   * Set when a write could not invalidate (Redis away or failing): cached entries may be
+   * stale, so everything is flushed before the cache is used again.
+   */
+  private dirty = false;
+
   private get up(): boolean {
-    return this.redis.status === 'ready';
+    if (this.redis.status !== 'ready') return false;
+    if (this.dirty) {
+      // Serve from the store until the flush has gone through.
+      void this.flushAll();
+      return false;
+    }
+    return true;
+  }
+
+  private flushing: Promise<void> | undefined;
+
+  /** Drops every cached product and list page (SCAN over this cache's keys). */
+  flushAll(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        const prefix = (this.redis.options.keyPrefix as string | undefined) ?? '';
+        const raw = this.redis.duplicate({ keyPrefix: '' });
+        raw.on('error', () => {});
+        try {
+          let cursor = '0';
+          do {
+            const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}p:*`, 'COUNT', 500);
+            cursor = next;
+            if (keys.length) await raw.del(...keys);
+          } while (cursor !== '0');
+          await raw.incr(`${prefix}${GEN_KEY}`);
+        } finally {
+          raw.disconnect();
+        }
+        this.dirty = false;
+        this.deps.logger.info('product cache flushed after a missed invalidation');
+      } catch (err) {
+        this.deps.logger.debug({ err }, 'cache flush failed; will retry');
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
   }
 
   private get ttl(): number {
@@ -99,11 +142,18 @@ export class RedisProductCache implements ProductCache {
     return page;
   }
 
-  invalidate(ids: string[]): Promise<void> {
-    return this.quietly('invalidate', async () => {
+  async invalidate(ids: string[]): Promise<void> {
+    if (this.redis.status !== 'ready') {
+      this.dirty = true;
+      return;
+    }
+    try {
       const multi = this.redis.multi().incr(GEN_KEY);
       if (ids.length) multi.del(...ids.map((id) => `p:${id}`));
       await multi.exec();
-    });
+    } catch (err) {
+      this.dirty = true;
+      this.deps.logger.debug({ err }, 'cache invalidation failed; the cache will be flushed');
+    }
   }
 }
