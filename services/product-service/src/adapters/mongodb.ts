@@ -200,8 +200,9 @@ export class MongoProductRepository implements ProductRepository {
       const existing = await this.reservations.findOne({ _id: orderId });
       if (existing?.status === 'reserved')
         return { orderId, status: 'reserved', lines: existing.lines, changed: false };
-      // 'pending': another call for this order id is in progress; 'released': too late.
-      throw new ReservationError('already_released');
+      // 'pending': another call for this order id is in progress (the caller retries);
+      // 'released': too late.
+      throw new ReservationError(existing?.status === 'pending' ? 'in_progress' : 'already_released');
     }
     const taken: ReservedLine[] = [];
     try {

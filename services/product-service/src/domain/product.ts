@@ -59,7 +59,7 @@ export interface Reservation {
 /** Why a reservation was refused. */
 export class ReservationError extends Error {
   constructor(
-    readonly reason: 'insufficient_stock' | 'unknown_product' | 'already_released',
+    readonly reason: 'insufficient_stock' | 'unknown_product' | 'already_released' | 'in_progress',
     readonly productId?: string,
   ) {
     super(
@@ -67,7 +67,9 @@ export class ReservationError extends Error {
         ? `not enough stock for product ${productId}`
         : reason === 'unknown_product'
           ? `unknown product ${productId}`
-          : 'this order id was released; it cannot reserve again',
+          : reason === 'in_progress'
+            ? 'a reservation for this order id is in progress; retry'
+            : 'this order id was released; it cannot reserve again',
     );
     this.name = 'ReservationError';
   }

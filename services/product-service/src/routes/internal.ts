@@ -43,6 +43,7 @@ export function internalRoutes(app: HttpApp, deps: { catalog: Catalog }) {
             throw new AppError(409, 'INSUFFICIENT_STOCK', err.message, { productId: err.productId });
           if (err.reason === 'unknown_product')
             throw new AppError(422, 'UNKNOWN_PRODUCT', err.message, { productId: err.productId });
+          if (err.reason === 'in_progress') throw new AppError(503, 'RESERVATION_IN_PROGRESS', err.message);
           throw new AppError(409, 'RESERVATION_RELEASED', err.message);
         }
         throw err;
