@@ -28,34 +28,70 @@ export class PostgresNotificationStore implements NotificationStore {
     return Boolean(rowCount);
   }
 
-  async prepare(event: IncomingEvent, planned: Planned, channels: Channel[]): Promise<PendingNotification[]> {
-    for (const channel of channels) {
-      await this.pool.query(
-        `INSERT INTO notifications (id, event_id, event_type, user_id, type, channel, status, message)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) ON CONFLICT (event_id, channel) DO NOTHING`,
-        [randomUUID(), event.id, event.type, planned.userId, planned.type, channel, planned.message],
-      );
-    }
-    const { rows } = await this.pool.query<PendingNotification>(
-      `SELECT id, event_id AS "eventId", user_id AS "userId", type, channel, message
-         FROM notifications WHERE event_id = $1 AND status <> 'sent' ORDER BY channel`,
-      [event.id],
+  async prepare(
+    event: IncomingEvent,
+    planned: Planned,
+    channels: Channel[],
+  ): Promise<{ processed: boolean; pending: PendingNotification[] }> {
+    // The first row is a marker carrying `processed`; the others are the unsent notifications
+    // (just created, or left from an earlier attempt).
+    const { rows } = await this.pool.query<{
+      processed: boolean;
+      id: string | null;
+      channel: Channel | null;
+    }>(
+      `WITH done AS (SELECT 1 FROM processed_events WHERE event_id = $1),
+            ins AS (
+              INSERT INTO notifications (id, event_id, event_type, user_id, type, channel, status, message)
+              SELECT gen_random_uuid(), $1, $2, $3, $4, ch, 'pending', $5 FROM unnest($6::text[]) AS ch
+               WHERE NOT EXISTS (SELECT 1 FROM done)
+              ON CONFLICT (event_id, channel) DO NOTHING
+              RETURNING id, channel)
+       SELECT EXISTS (SELECT 1 FROM done) AS processed, NULL::uuid AS id, NULL::text AS channel
+       UNION ALL SELECT false, id, channel FROM ins
+       UNION ALL SELECT false, id, channel FROM notifications
+        WHERE event_id = $1 AND status <> 'sent' AND NOT EXISTS (SELECT 1 FROM done)`,
+      [event.id, event.type, planned.userId, planned.type, planned.message, channels],
     );
-    return rows;
+    const processed = rows[0]?.processed === true;
+    const pending = rows
+      .filter((r) => r.id && r.channel)
+      .map((r) => ({
+        id: r.id as string,
+        eventId: event.id,
+        userId: planned.userId,
+        type: planned.type,
+        channel: r.channel as Channel,
+        message: planned.message,
+      }))
+      .sort((a, b) => a.channel.localeCompare(b.channel));
+    return { processed, pending };
   }
 
-  async markSent(id: string): Promise<void> {
+  async complete(
+    event: IncomingEvent,
+    sent: string[],
+    failed: { id: string; error: string }[],
+    final: boolean,
+  ): Promise<void> {
     await this.pool.query(
-      `UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
-        WHERE id = $1`,
-      [id],
-    );
-  }
-
-  async markFailed(id: string, error: string, final: boolean): Promise<void> {
-    await this.pool.query(
-      `UPDATE notifications SET status = $3, attempts = attempts + 1, last_error = $2 WHERE id = $1`,
-      [id, error.slice(0, 500), final ? 'failed' : 'pending'],
+      `WITH s AS (
+              UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL
+               WHERE id = ANY($2::uuid[])),
+            f AS (
+              UPDATE notifications n SET status = $5, attempts = n.attempts + 1, last_error = x.err
+                FROM unnest($3::uuid[], $4::text[]) AS x(id, err) WHERE n.id = x.id)
+       INSERT INTO processed_events (event_id, event_type)
+       SELECT $1, $6 WHERE cardinality($3::uuid[]) = 0
+       ON CONFLICT DO NOTHING`,
+      [
+        event.id,
+        sent,
+        failed.map((f) => f.id),
+        failed.map((f) => f.error.slice(0, 500)),
+        final ? 'failed' : 'pending',
+        event.type,
+      ],
     );
   }
 

@@ -34,12 +34,24 @@ export interface NotificationView {
 }
 
 export interface NotificationStore {
-  isProcessed(eventId: string): Promise<boolean>;
-  /** Creates the (event, channel) rows that do not exist yet; returns every row not yet sent. */
-  prepare(event: IncomingEvent, planned: Planned, channels: Channel[]): Promise<PendingNotification[]>;
-  markSent(id: string): Promise<void>;
-  markFailed(id: string, error: string, final: boolean): Promise<void>;
+  /**
+   * One round trip: whether the event was fully handled before, and otherwise creates the
+   * (event, channel) rows that do not exist yet and returns every row not yet sent.
+   */
+  prepare(
+    event: IncomingEvent,
+    planned: Planned,
+    channels: Channel[],
+  ): Promise<{ processed: boolean; pending: PendingNotification[] }>;
+  /** One round trip: records what went out and what failed; marks the event processed if nothing failed. */
+  complete(
+    event: IncomingEvent,
+    sent: string[],
+    failed: { id: string; error: string }[],
+    final: boolean,
+  ): Promise<void>;
   markProcessed(event: IncomingEvent): Promise<void>;
+  isProcessed(eventId: string): Promise<boolean>;
   listForUser(userId: string, limit: number): Promise<NotificationView[]>;
 }
 
@@ -111,34 +123,36 @@ export class Notifier {
 
   async handle(event: IncomingEvent, opts: { final: boolean }): Promise<'done' | 'duplicate'> {
     const { store, logger } = this.deps;
-    if (await store.isProcessed(event.id)) return 'duplicate';
     const planned = plan(event);
     if (!planned) {
       if (['user.registered', 'order.created', 'order.cancelled'].includes(event.type))
         throw new MalformedEventError(`${event.type} without a recipient`);
+      if (await store.isProcessed(event.id)) return 'duplicate';
       logger.debug({ eventId: event.id, type: event.type }, 'event notifies nobody');
       await store.markProcessed(event);
       return 'done';
     }
     const channels: Channel[] = ['log', ...(await this.deps.enabledChannels(planned.userId))];
-    const pending = await store.prepare(event, planned, channels);
-    const failures: string[] = [];
-    for (const n of pending) {
-      const sender = this.deps.senders.find((s) => s.channel === n.channel);
-      try {
+    const { processed, pending } = await store.prepare(event, planned, channels);
+    if (processed) return 'duplicate';
+    const results = await Promise.allSettled(
+      pending.map(async (n) => {
+        const sender = this.deps.senders.find((s) => s.channel === n.channel);
         if (!sender) throw new Error(`no sender for channel ${n.channel}`);
         await sender.send(n);
-        await store.markSent(n.id);
-        this.deps.onSent?.(n.channel, 'sent');
-      } catch (err) {
-        const message = (err as Error).message ?? String(err);
-        failures.push(`${n.channel}: ${message}`);
-        await store.markFailed(n.id, message, opts.final);
-        this.deps.onSent?.(n.channel, 'failed');
-      }
-    }
-    if (failures.length) throw new Error(`channel(s) failed: ${failures.join('; ')}`);
-    await store.markProcessed(event);
+      }),
+    );
+    const sent: string[] = [];
+    const failed: { id: string; error: string }[] = [];
+    results.forEach((r, i) => {
+      const n = pending[i] as PendingNotification;
+      if (r.status === 'fulfilled') sent.push(n.id);
+      else
+        failed.push({ id: n.id, error: `${n.channel}: ${(r.reason as Error)?.message ?? String(r.reason)}` });
+      this.deps.onSent?.(n.channel, r.status === 'fulfilled' ? 'sent' : 'failed');
+    });
+    await store.complete(event, sent, failed, opts.final);
+    if (failed.length) throw new Error(`channel(s) failed: ${failed.map((f) => f.error).join('; ')}`);
     return 'done';
   }
 }
