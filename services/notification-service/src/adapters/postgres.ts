@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool } from '@mdp/platform/postgres';
