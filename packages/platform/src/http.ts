@@ -29,8 +29,12 @@ export interface HttpAppOptions {
   bodyLimit?: number;
   /** Whole-request timeout (ms); a slow client cannot hold a socket forever. */
   requestTimeoutMs?: number;
-  /** Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway). */
-  trustProxy?: boolean | string;
+  /**
+   * Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway): `true` (every hop;
+   * the client IP is then the left-most, client-supplied entry), addresses/CIDRs, or a function
+   * `(address, hop) => boolean` (e.g. `hop === 0`: only the connecting peer).
+   */
+  trustProxy?: boolean | string | ((address: string, hop: number) => boolean);
 }
 
 export type HttpApp = FastifyInstance<

@@ -1,4 +1,26 @@
-import { bool, httpUrl, redisUrl, serviceConfig, type z } from '@mdp/platform/config';
+import { bool, httpUrl, millis, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+
+const pem = (label: string) =>
+  z
+    .string()
+    .transform((v) => v.replace(/\\n/g, '\n').trim())
+    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
+      message: `must be a ${label} PEM`,
+    });
+
+/** Comma-separated list of allowed browser origins (`https://shop.example.com,http://localhost:5173`). */
+const origins = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), {
+    message: 'must be a comma-separated list of origins like https://shop.example.com',
+  });
 
 export const configSchema = serviceConfig(8080, {
   REDIS_URL: redisUrl(),
@@ -6,6 +28,11 @@ export const configSchema = serviceConfig(8080, {
   PRODUCT_SERVICE_URL: httpUrl(),
   ORDER_SERVICE_URL: httpUrl(),
   NOTIFICATION_SERVICE_URL: httpUrl(),
+  /** Ed25519 SPKI PEM that verifies access tokens. */
+  JWT_PUBLIC_KEY: pem('PUBLIC KEY'),
+  /** An upstream that has not answered (headers) within this time is a 504. */
+  UPSTREAM_TIMEOUT_MS: millis(5000),
+  CORS_ORIGINS: origins,
   /** Behind the ingress: trust its X-Forwarded-For for client IPs. */
   TRUST_PROXY: bool(false),
 });

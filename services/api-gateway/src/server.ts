@@ -11,16 +11,18 @@ await runService({
     const { config, lifecycle } = kit;
     const redis = connectRedis(config.REDIS_URL);
     lifecycle.on('pools', 'redis', () => redis.quit());
-    const upstreams = {
-      user: config.USER_SERVICE_URL,
-      product: config.PRODUCT_SERVICE_URL,
-      order: config.ORDER_SERVICE_URL,
-      notification: config.NOTIFICATION_SERVICE_URL,
-    };
     return buildApp({
       ...kit,
       redis,
-      upstreams,
+      upstreams: {
+        user: config.USER_SERVICE_URL,
+        product: config.PRODUCT_SERVICE_URL,
+        order: config.ORDER_SERVICE_URL,
+        notification: config.NOTIFICATION_SERVICE_URL,
+      },
+      jwtPublicKey: config.JWT_PUBLIC_KEY,
+      upstreamTimeoutMs: config.UPSTREAM_TIMEOUT_MS,
+      corsOrigins: config.CORS_ORIGINS,
       trustProxy: config.TRUST_PROXY,
       bodyLimit: config.BODY_LIMIT_BYTES,
     });

@@ -1,9 +1,38 @@
-import { amqpUrl, postgresUrl, redisUrl, serviceConfig, type z } from '@mdp/platform/config';
+import { amqpUrl, bool, postgresUrl, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+
+/** A PEM in an environment variable, also accepted with literal `\n` (as some secret stores give it). */
+const pem = (label: string) =>
+  z
+    .string()
+    .transform((v) => v.replace(/\\n/g, '\n').trim())
+    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
+      message: `must be a ${label} PEM`,
+    });
+
+const seconds = (def: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 24 * 3600)
+    .default(def);
+const count = (def: number) => z.coerce.number().int().min(1).max(1_000_000).default(def);
 
 export const configSchema = serviceConfig(8081, {
   DATABASE_URL: postgresUrl(),
   REDIS_URL: redisUrl(),
   AMQP_URL: amqpUrl(),
+  /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
+  JWT_PRIVATE_KEY: pem('PRIVATE KEY'),
+  ACCESS_TOKEN_TTL_SECONDS: seconds(15 * 60),
+  REFRESH_TOKEN_TTL_SECONDS: seconds(7 * 24 * 3600),
+  REFRESH_FAMILY_TTL_SECONDS: seconds(30 * 24 * 3600),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: count(5),
+  LOGIN_MAX_FAILURES_PER_IP: count(50),
+  LOGIN_FAILURE_WINDOW_SECONDS: seconds(15 * 60),
+  LOGIN_BLOCK_SECONDS: seconds(15 * 60),
+  /** Behind the gateway: take the client IP (for login throttling) from X-Forwarded-For. */
+  TRUST_PROXY: bool(true),
 });
 
 export type Config = z.output<typeof configSchema>;

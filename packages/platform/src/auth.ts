@@ -1,0 +1,205 @@
+/**
+ * Access tokens (shared decision): JWTs signed by user-service with an Ed25519 key
+ * (alg `EdDSA`, library `jose`), issuer `mdp-user-service`, audience `mdp`, 15 minutes,
+ * claims sub, role, iat, exp, jti. Every other service only verifies, with the public key.
+ *
+ * Verification accepts exactly one algorithm (`EdDSA`), so `alg: none` and algorithm
+ * confusion (an HS256 token "signed" with the public key as an HMAC secret, an RS256 token...)
+ * are refused by jose before any signature check; the key itself must be an Ed25519 SPKI key.
+ */
+import { randomUUID, type webcrypto } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  exportPKCS8,
+  exportSPKI,
+  generateKeyPair,
+  importPKCS8,
+  importSPKI,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import { AppError, forbidden, unauthorized } from './errors.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+
+export const TOKEN_ISSUER = 'mdp-user-service';
+export const TOKEN_AUDIENCE = 'mdp';
+export const TOKEN_ALGORITHM = 'EdDSA';
+/** The only algorithms a token may declare. */
+export const ALLOWED_ALGORITHMS: readonly string[] = [TOKEN_ALGORITHM];
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/** Clock skew tolerated between the signer and a verifier. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+export const ROLES = ['customer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The identity a verified access token carries. */
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
+export interface AccessTokenClaims {
+  sub: string;
+  role: Role;
+  iat: number;
+  exp: number;
+  jti: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `authenticate` from a verified access token; nothing else sets it. */
+    user?: AuthUser;
+  }
+}
+
+/** A PEM string or an already imported key. */
+export type PublicKeyInput = string | CryptoKey;
+export type PrivateKeyInput = string | CryptoKey;
+
+/** Why a token was refused (the HTTP answer says only 401; logs may use the reason). */
+export class InvalidTokenError extends AppError {
+  constructor(
+    readonly reason: 'missing' | 'malformed' | 'expired' | 'invalid',
+    message: string,
+  ) {
+    super(401, 'UNAUTHORIZED', message);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+const publicKeys = new Map<string, Promise<CryptoKey>>();
+
+/** Imports an SPKI PEM as an Ed25519 verification key (memoised per PEM); throws on any other key type. */
+export function importPublicKey(pem: string): Promise<CryptoKey> {
+  let key = publicKeys.get(pem);
+  if (!key) {
+    key = importSPKI(pem, TOKEN_ALGORITHM);
+    publicKeys.set(pem, key);
+    key.catch(() => publicKeys.delete(pem));
+  }
+  return key;
+}
+
+/** Imports a PKCS8 PEM as an Ed25519 signing key. */
+export function importPrivateKey(pem: string): Promise<CryptoKey> {
+  return importPKCS8(pem, TOKEN_ALGORITHM);
+}
+
+const asPublicKey = (k: PublicKeyInput) => (typeof k === 'string' ? importPublicKey(k) : Promise.resolve(k));
+
+/** A fresh Ed25519 key pair as PEM strings (tests generate one per suite; `npm start` one per machine). */
+export async function generateSigningKeys(): Promise<{ privateKey: string; publicKey: string }> {
+  const pair = await generateKeyPair(TOKEN_ALGORITHM, { extractable: true });
+  return { privateKey: await exportPKCS8(pair.privateKey), publicKey: await exportSPKI(pair.publicKey) };
+}
+
+/** Signs an access token for `user` (user-service only). */
+export async function signAccessToken(
+  user: AuthUser,
+  privateKey: PrivateKeyInput,
+  opts: { ttlSeconds?: number; now?: number } = {},
+): Promise<{ token: string; claims: AccessTokenClaims }> {
+  const key = typeof privateKey === 'string' ? await importPrivateKey(privateKey) : privateKey;
+  const iat = Math.floor((opts.now ?? Date.now()) / 1000);
+  const exp = iat + (opts.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS);
+  const jti = randomUUID();
+  const token = await new SignJWT({ role: user.role })
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'at+jwt' })
+    .setSubject(user.id)
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(TOKEN_AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(key);
+  return { token, claims: { sub: user.id, role: user.role, iat, exp, jti } };
+}
+
+/**
+ * Verifies signature (EdDSA only), issuer, audience, expiry and the required claims.
+ * Resolves to the claims; rejects with InvalidTokenError (a 401 when thrown in a route).
+ */
+export async function verifyAccessToken(
+  token: string,
+  publicKey: PublicKeyInput,
+): Promise<AccessTokenClaims> {
+  const key = await asPublicKey(publicKey);
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, key, {
+      algorithms: [...ALLOWED_ALGORITHMS],
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) throw new InvalidTokenError('expired', 'access token expired');
+    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid)
+      throw new InvalidTokenError('malformed', 'malformed access token');
+    throw new InvalidTokenError('invalid', 'invalid access token');
+  }
+  const { sub, role, iat, exp, jti } = payload;
+  if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || !ROLES.includes(role as Role))
+    throw new InvalidTokenError('invalid', 'invalid access token');
+  return { sub, role: role as Role, iat: iat as number, exp: exp as number, jti };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)$/i.exec(header.trim());
+  return m?.[1];
+}
+
+function challenge(reply: FastifyReply, err: InvalidTokenError) {
+  reply.header(
+    'www-authenticate',
+    err.reason === 'missing' ? 'Bearer realm="mdp"' : 'Bearer realm="mdp", error="invalid_token"',
+  );
+}
+
+/**
+ * Fastify preHandler: verifies `Authorization: Bearer <jwt>` with `publicKey` and sets
+ * `request.user = {id, role}`; answers 401 (contract JSON, `WWW-Authenticate`) otherwise.
+ *   app.get('/orders', { preHandler: authenticate(publicKey), schema }, handler)
+ */
+export function authenticate(publicKey: PublicKeyInput) {
+  const key = asPublicKey(publicKey);
+  // Surface a bad key at start-up rather than on the first request.
+  key.catch(() => {});
+  return async function authenticateHook(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization;
+    const token = bearerToken(header);
+    try {
+      if (!token)
+        throw header
+          ? new InvalidTokenError('malformed', 'malformed Authorization header')
+          : new InvalidTokenError('missing', 'authentication required');
+      const claims = await verifyAccessToken(token, await key);
+      request.user = { id: claims.sub, role: claims.role };
+    } catch (err) {
+      if (err instanceof InvalidTokenError) {
+        challenge(reply, err);
+        request.log.debug({ reason: err.reason }, 'access token refused');
+      }
+      throw err;
+    }
+  };
+}
+
+/**
+ * Fastify preHandler, after `authenticate`: 403 unless the caller has one of `roles`
+ * (401 if no one is signed in).
+ *   { preHandler: [authenticate(publicKey), requireRole('admin')] }
+ */
+export function requireRole(...roles: Role[]) {
+  return async function requireRoleHook(request: FastifyRequest): Promise<void> {
+    if (!request.user) throw unauthorized();
+    if (!roles.includes(request.user.role)) throw forbidden(`requires role ${roles.join(' or ')}`);
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The gateway's routing table: which public /api/* paths go to which service, and who may
+ * call them. Upstream paths are the public ones without `/api` (shared decision).
+ */
+export type UpstreamName = 'user' | 'product' | 'order' | 'notification';
+
+export type Access = 'public' | 'signed-in' | 'admin';
+
+export interface RouteRule {
+  /** Fastify route patterns this rule owns. */
+  patterns: string[];
+  upstream: UpstreamName;
+  /** Who may call `method` on `path` (path without the query). */
+  access(method: string, path: string): Access;
+}
+
+const PUBLIC_AUTH = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh']);
+const READ = new Set(['GET', 'HEAD']);
+
+export const ROUTES: RouteRule[] = [
+  {
+    patterns: ['/api/auth/*'],
+    upstream: 'user',
+    access: (method, path) => (method === 'POST' && PUBLIC_AUTH.has(path) ? 'public' : 'signed-in'),
+  },
+  { patterns: ['/api/users/*'], upstream: 'user', access: () => 'signed-in' },
+  {
+    patterns: ['/api/products', '/api/products/*'],
+    upstream: 'product',
+    // Catalog reads are public; writes are admin-only (product-service checks again).
+    access: (method) => (READ.has(method) ? 'public' : 'admin'),
+  },
+  { patterns: ['/api/orders', '/api/orders/*'], upstream: 'order', access: () => 'signed-in' },
+  {
+    patterns: ['/api/notifications', '/api/notifications/*'],
+    upstream: 'notification',
+    access: () => 'signed-in',
+  },
+];
+
+/** The public path prefixes (upstream form) each service documents for the combined API. */
+export const PUBLIC_PREFIXES: Record<UpstreamName, string[]> = {
+  user: ['/auth/', '/users/'],
+  product: ['/products'],
+  order: ['/orders'],
+  notification: ['/notifications'],
+};
+
+/** `/api/products/1?x` → `/products/1` (query handled separately). */
+export function upstreamPath(url: string): string {
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  return path.slice('/api'.length);
+}
+
+/**
+ * Identity headers only the gateway may set. Any a client sends are dropped before the
+ * gateway adds its own (x-user-id / x-user-role, informational: services trust the JWT).
+ */
+export const IDENTITY_HEADER = /^(x-user-|x-auth-|x-forwarded-user|x-remote-user)/i;

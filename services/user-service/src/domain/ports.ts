@@ -1,0 +1,62 @@
+/** What the domain needs from the outside world; adapters implement these. */
+import type { Role } from '@mdp/platform/auth';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+}
+
+export interface UserWithPassword extends User {
+  passwordHash: string;
+}
+
+export interface UserRegisteredData {
+  userId: string;
+  email: string;
+  name: string;
+}
+
+export interface UserRepository {
+  /**
+   * Inserts the user and, in the same transaction, records `user.registered` in the outbox.
+   * Resolves to undefined when the (normalised) email is already taken.
+   */
+  createWithEvent(user: { email: string; name: string; passwordHash: string }): Promise<User | undefined>;
+  findByEmail(email: string): Promise<UserWithPassword | undefined>;
+  findById(id: string): Promise<User | undefined>;
+  updateName(id: string, name: string): Promise<User | undefined>;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** Runs a verification of the same cost against nothing: equal timing for unknown emails. */
+  dummyVerify(password: string): Promise<void>;
+}
+
+export interface AccessTokenIssuer {
+  issue(user: { id: string; role: Role }): Promise<{ token: string; expiresIn: number }>;
+}
+
+export type RotateResult =
+  | { outcome: 'rotated'; userId: string; refreshToken: string }
+  | { outcome: 'invalid' }
+  | { outcome: 'reused'; userId: string };
+
+export interface RefreshTokenStore {
+  /** A new token in a new family (at login). */
+  issue(userId: string): Promise<string>;
+  /** Marks `token` used and returns a successor in its family; a second use revokes the family. */
+  rotate(token: string): Promise<RotateResult>;
+  /** Revokes the token's family if it belongs to `userId`. */
+  revoke(token: string, userId: string): Promise<void>;
+}
+
+export interface LoginThrottle {
+  /** Seconds the caller must wait before trying again, or 0. */
+  blockedFor(accountKey: string, ip: string): Promise<number>;
+  recordFailure(accountKey: string, ip: string): Promise<void>;
+  recordSuccess(accountKey: string): Promise<void>;
+}

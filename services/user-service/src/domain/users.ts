@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { AppError, badRequest, conflict, notFound, unauthorized } from '@mdp/platform/errors';
+import type {
+  AccessTokenIssuer,
+  LoginThrottle,
+  PasswordHasher,
+  RefreshTokenStore,
+  User,
+  UserRepository,
+} from './ports.js';
+
+/** Password rules: a floor against guessing, a ceiling so a huge password cannot burn CPU. */
+export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MAX_LENGTH = 128;
+export const NAME_MAX_LENGTH = 100;
+export const EMAIL_MAX_LENGTH = 254;
+
+// Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not checked here.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+/** Trimmed and lower-cased: the form stored and compared. */
+export function normaliseEmail(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+export function validEmail(email: string): boolean {
+  return email.length >= 3 && email.length <= EMAIL_MAX_LENGTH && EMAIL.test(email);
+}
+
+function checkPassword(password: string) {
+  // Length in code points (what a user counts), checked again in the route schema.
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH)
+    throw badRequest(`password must be at least ${PASSWORD_MIN_LENGTH} characters`, 'VALIDATION_FAILED');
+  if (length > PASSWORD_MAX_LENGTH)
+    throw badRequest(`password must be at most ${PASSWORD_MAX_LENGTH} characters`, 'VALIDATION_FAILED');
+}
+
+function cleanName(raw: string): string {
+  const name = raw.trim();
+  if (name.length < 1 || name.length > NAME_MAX_LENGTH)
+    throw badRequest(`name must be 1 to ${NAME_MAX_LENGTH} characters`, 'VALIDATION_FAILED');
+  return name;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+const tooManyAttempts = (seconds: number) =>
+  new AppError(429, 'TOO_MANY_REQUESTS', 'too many failed sign-in attempts; try again later', {
+    retryAfterSeconds: seconds,
+  });
+
+const badCredentials = () => unauthorized('invalid email or password');
+
+export interface UserServiceDeps {
+  users: UserRepository;
+  passwords: PasswordHasher;
+  accessTokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenStore;
+  throttle: LoginThrottle;
+  /** For security events (reuse detection); optional. */
+  onSecurityEvent?: (event: string, details: Record<string, unknown>) => void;
+}
+
+export class UserService {
+  constructor(private readonly deps: UserServiceDeps) {}
+
+  async register(input: { email: string; password: string; name: string }): Promise<User> {
+    const email = normaliseEmail(input.email);
+    if (!validEmail(email)) throw badRequest('email is not a valid address', 'VALIDATION_FAILED');
+    checkPassword(input.password);
+    const name = cleanName(input.name);
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    const user = await this.deps.users.createWithEvent({ email, name, passwordHash });
+    if (!user) throw conflict('email already registered', 'EMAIL_TAKEN');
+    return user;
+  }
+
+  /**
+   * Same answer (401, same message, same work) whether the email exists or not; failures
+   * count per account and per IP, and a blocked caller gets 429 before any password check.
+   */
+  async login(input: { email: string; password: string }, ip: string): Promise<TokenPair> {
+    const email = normaliseEmail(input.email);
+    // The account key is a hash: Redis never holds the address itself.
+    const accountKey = createHash('sha256').update(email).digest('hex');
+    const wait = await this.deps.throttle.blockedFor(accountKey, ip);
+    if (wait > 0) throw tooManyAttempts(wait);
+    const length = [...input.password].length;
+    const user =
+      validEmail(email) && length <= PASSWORD_MAX_LENGTH
+        ? await this.deps.users.findByEmail(email)
+        : undefined;
+    const ok = user
+      ? await this.deps.passwords.verify(user.passwordHash, input.password)
+      : await this.deps.passwords.dummyVerify(input.password).then(() => false);
+    if (!user || !ok) {
+      await this.deps.throttle.recordFailure(accountKey, ip);
+      throw badCredentials();
+    }
+    await this.deps.throttle.recordSuccess(accountKey);
+    return this.issuePair(user, await this.deps.refreshTokens.issue(user.id));
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const result = await this.deps.refreshTokens.rotate(refreshToken);
+    if (result.outcome === 'reused') {
+      this.deps.onSecurityEvent?.('refresh_token_reuse', { userId: result.userId });
+      throw unauthorized('refresh token is no longer valid');
+    }
+    if (result.outcome === 'invalid') throw unauthorized('refresh token is no longer valid');
+    const user = await this.deps.users.findById(result.userId);
+    if (!user) {
+      await this.deps.refreshTokens.revoke(result.refreshToken, result.userId);
+      throw unauthorized('refresh token is no longer valid');
+    }
+    return this.issuePair(user, result.refreshToken);
+  }
+
+  async logout(refreshToken: string, userId: string): Promise<void> {
+    await this.deps.refreshTokens.revoke(refreshToken, userId);
+  }
+
+  async me(userId: string): Promise<User> {
+    const user = await this.deps.users.findById(userId);
+    if (!user) throw notFound('user not found');
+    return user;
+  }
+
+  async rename(userId: string, rawName: string): Promise<User> {
+    const user = await this.deps.users.updateName(userId, cleanName(rawName));
+    if (!user) throw notFound('user not found');
+    return user;
+  }
+
+  private async issuePair(user: User, refreshToken: string): Promise<TokenPair> {
+    const access = await this.deps.accessTokens.issue({ id: user.id, role: user.role });
+    return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
+  }
+}

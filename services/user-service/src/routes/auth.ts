@@ -1,0 +1,75 @@
+import { authenticate, type PublicKeyInput } from '@mdp/platform/auth';
+import type { HttpApp } from '@mdp/platform/http';
+import { bearerSecurity } from '@mdp/platform/openapi';
+import { Type } from '@sinclair/typebox';
+import type { UserService } from '../domain/users.js';
+import { LoginBody, RefreshTokenBody, RegisterBody, TokenPairSchema, UserSchema } from './schemas.js';
+
+export function authRoutes(app: HttpApp, deps: { users: UserService; publicKey: PublicKeyInput }) {
+  const { users } = deps;
+
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create a customer account',
+        body: RegisterBody,
+        response: { 201: UserSchema },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await users.register(request.body)),
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in: an access token (15 min) and a refresh token',
+        body: LoginBody,
+        response: { 200: TokenPairSchema },
+      },
+    },
+    async (request, reply) => {
+      try {
+        return await users.login(request.body, request.ip);
+      } catch (err) {
+        const retry = (err as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds;
+        if (retry) reply.header('retry-after', String(retry));
+        throw err;
+      }
+    },
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
+        body: RefreshTokenBody,
+        response: { 200: TokenPairSchema },
+      },
+    },
+    async (request) => users.refresh(request.body.refreshToken),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      preHandler: authenticate(deps.publicKey),
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke a refresh token (and its family)',
+        security: bearerSecurity,
+        body: RefreshTokenBody,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await users.logout(request.body.refreshToken, request.user?.id ?? '');
+      return reply.code(204).send(null);
+    },
+  );
+}
