@@ -5,6 +5,7 @@ import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
+import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
@@ -87,6 +88,14 @@ export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer
       }
     },
   });
-  notificationRoutes(app, { store, auth: deps.auth });
+  registerOpenApi(app, {
+    title: 'notification-service',
+    version: deps.info.version,
+    description: 'Notifications sent to the signed-in user',
+  });
+  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
+  app.register(async (scope: HttpApp) => {
+    notificationRoutes(scope, { store, auth: deps.auth });
+  });
   return { app, consumer };
 }

@@ -213,6 +213,11 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     assert.equal(anon.statusCode, 401);
   });
 
+  test('GET /openapi.json documents GET /notifications', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.ok(doc.paths['/notifications']?.get);
+  });
+
   test('a redelivered event sends nothing twice (idempotent by event id)', async () => {
     const e = createEvent('order.created', 'order-service', { orderId: randomUUID(), userId: randomUUID() });
     await publisher.publish(e);

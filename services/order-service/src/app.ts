@@ -4,6 +4,7 @@ import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
+import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
@@ -38,11 +39,11 @@ export function buildApp(deps: AppDeps): { app: HttpApp; orders: Orders } {
     inventory: deps.inventory,
     logger: deps.logger,
   });
-  orderRoutes(app, {
-    orders,
-    auth: deps.auth,
-    faults: new FaultInjector(deps.flags, deps.logger),
-    metrics: deps.metrics,
+  registerOpenApi(app, { title: 'order-service', version: deps.info.version, description: 'Orders' });
+  const faults = new FaultInjector(deps.flags, deps.logger);
+  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
+  app.register(async (scope: HttpApp) => {
+    orderRoutes(scope, { orders, auth: deps.auth, faults, metrics: deps.metrics });
   });
   return { app, orders };
 }

@@ -189,6 +189,12 @@ describe('order-service against a real product-service process, PostgreSQL and R
     });
   const orderCount = async () => Number((await pool.query('SELECT count(*) AS n FROM orders')).rows[0].n);
 
+  test('GET /openapi.json documents the order routes', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.ok(doc.paths['/orders']?.post);
+    assert.ok(doc.paths['/orders/{id}/cancel']?.post);
+  });
+
   test('an order is priced by the catalog, reserves stock and publishes order.created', async () => {
     const p = await newProduct(10, 1999);
     const res = await place(auth.alice as string, [{ productId: p.id, quantity: 3 }]);

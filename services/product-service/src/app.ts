@@ -3,6 +3,7 @@ import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
+import { registerOpenApi } from '@mdp/platform/openapi';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { CatalogDb } from './adapters/catalog-db.js';
@@ -44,7 +45,15 @@ export function buildApp(deps: AppDeps): HttpApp {
     logger: deps.logger,
     stockLowThreshold: deps.stockLowThreshold ?? 5,
   });
-  productRoutes(app, { catalog, auth: deps.auth });
-  internalRoutes(app, { catalog });
+  registerOpenApi(app, {
+    title: 'product-service',
+    version: deps.info.version,
+    description: 'The catalog, and stock reservations for order-service',
+  });
+  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
+  app.register(async (scope: HttpApp) => {
+    productRoutes(scope, { catalog, auth: deps.auth });
+    internalRoutes(scope, { catalog });
+  });
   return app;
 }

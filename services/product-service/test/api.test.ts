@@ -111,6 +111,13 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     ...over,
   });
 
+  test('GET /openapi.json documents the catalog routes (the gateway merges it into /docs)', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.ok(doc.paths['/products']?.get);
+    assert.ok(doc.paths['/products']?.post);
+    assert.ok(doc.paths['/products/{id}']?.patch);
+  });
+
   test('admin creates (201), anyone reads; customers and anonymous are refused with JSON errors', async () => {
     const res = await create(newProduct());
     assert.equal(res.statusCode, 201);

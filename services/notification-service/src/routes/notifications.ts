@@ -1,4 +1,5 @@
 import type { HttpApp } from '@mdp/platform/http';
+import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import type { NotificationStore } from '../domain/notifications.js';
 import { type RouteAuth, userOf } from './auth.js';
@@ -9,6 +10,8 @@ export function notificationRoutes(app: HttpApp, deps: { store: NotificationStor
     {
       onRequest: deps.auth.authenticate,
       schema: {
+        tags: ['notifications'],
+        security: bearerSecurity,
         querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }) }),
         response: {
           200: Type.Object({

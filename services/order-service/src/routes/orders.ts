@@ -1,6 +1,7 @@
 import { AppError, conflict, notFound, unavailable } from '@mdp/platform/errors';
 import type { HttpApp } from '@mdp/platform/http';
 import type { Metrics } from '@mdp/platform/metrics';
+import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import { InvalidTransitionError, MixedCurrencyError, type Order } from '../domain/order.js';
 import { IdempotencyKeyReusedError, OrderNotFoundError, type Orders } from '../domain/orders.js';
@@ -68,6 +69,8 @@ export function orderRoutes(
     {
       onRequest: auth.authenticate,
       schema: {
+        tags: ['orders'],
+        security: bearerSecurity,
         headers: Type.Object({
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         }),
@@ -105,6 +108,8 @@ export function orderRoutes(
     {
       onRequest: auth.authenticate,
       schema: {
+        tags: ['orders'],
+        security: bearerSecurity,
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
           before: Type.Optional(Type.String({ format: 'date-time' })),
@@ -123,7 +128,12 @@ export function orderRoutes(
     '/orders/:id',
     {
       onRequest: auth.authenticate,
-      schema: { params: Type.Object({ id: Id }), response: { 200: OrderSchema } },
+      schema: {
+        tags: ['orders'],
+        security: bearerSecurity,
+        params: Type.Object({ id: Id }),
+        response: { 200: OrderSchema },
+      },
     },
     async (request) => {
       try {
@@ -138,7 +148,12 @@ export function orderRoutes(
     '/orders/:id/cancel',
     {
       onRequest: auth.authenticate,
-      schema: { params: Type.Object({ id: Id }), response: { 200: OrderSchema } },
+      schema: {
+        tags: ['orders'],
+        security: bearerSecurity,
+        params: Type.Object({ id: Id }),
+        response: { 200: OrderSchema },
+      },
     },
     async (request) => {
       try {

@@ -18,6 +18,7 @@ export function internalRoutes(app: HttpApp, deps: { catalog: Catalog }) {
     '/internal/reservations',
     {
       schema: {
+        tags: ['internal'],
         body: Type.Object(
           {
             orderId: Id,
@@ -53,7 +54,13 @@ export function internalRoutes(app: HttpApp, deps: { catalog: Catalog }) {
 
   app.post(
     '/internal/reservations/:orderId/release',
-    { schema: { params: Type.Object({ orderId: Id }), response: { 200: ReservationSchema } } },
+    {
+      schema: {
+        tags: ['internal'],
+        params: Type.Object({ orderId: Id }),
+        response: { 200: ReservationSchema },
+      },
+    },
     async (request) => view(await catalog.release(request.params.orderId)),
   );
 }

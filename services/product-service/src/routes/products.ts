@@ -1,5 +1,6 @@
 import { conflict, notFound } from '@mdp/platform/errors';
 import type { HttpApp } from '@mdp/platform/http';
+import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import { type Catalog, DEFAULT_LIMIT, MAX_LIMIT } from '../domain/catalog.js';
 import { DuplicateSkuError } from '../domain/product.js';
@@ -14,6 +15,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
     '/products',
     {
       schema: {
+        tags: ['products'],
         querystring: Type.Object({
           q: Type.Optional(Type.String({ maxLength: 200 })),
           category: Type.Optional(Type.String({ maxLength: 100 })),
@@ -33,7 +35,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
 
   app.get(
     '/products/:id',
-    { schema: { params: Type.Object({ id: Id }), response: { 200: ProductSchema } } },
+    { schema: { tags: ['products'], params: Type.Object({ id: Id }), response: { 200: ProductSchema } } },
     async (request) => {
       const product = await catalog.get(request.params.id);
       if (!product) throw notFound(`no product ${request.params.id}`);
@@ -43,7 +45,15 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
 
   app.post(
     '/products',
-    { onRequest: admin, schema: { body: NewProductSchema, response: { 201: ProductSchema } } },
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['products'],
+        security: bearerSecurity,
+        body: NewProductSchema,
+        response: { 201: ProductSchema },
+      },
+    },
     async (request, reply) => {
       try {
         return reply.code(201).send(await catalog.create(request.body));
@@ -58,7 +68,13 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
     '/products/:id',
     {
       onRequest: admin,
-      schema: { params: Type.Object({ id: Id }), body: ProductPatchSchema, response: { 200: ProductSchema } },
+      schema: {
+        tags: ['products'],
+        security: bearerSecurity,
+        params: Type.Object({ id: Id }),
+        body: ProductPatchSchema,
+        response: { 200: ProductSchema },
+      },
     },
     async (request) => {
       try {
