@@ -33,6 +33,23 @@ const toProduct = (id: string, doc: Doc): Product => ({
   stock: Number(doc.stock),
 });
 
+const numeric = (l: ReservedLine): ReservedLine => ({
+  ...l,
+  quantity: Number(l.quantity),
+  unitPrice: { amount: Number(l.unitPrice.amount), currency: l.unitPrice.currency },
+  stock: Number(l.stock),
+  stockBefore: Number(l.stockBefore),
+});
+
+const REFUSALS = new Set(['insufficient_stock', 'unknown_product', 'already_released']);
+
+/** The exceptions reserve_stock raises on purpose, as domain errors. */
+function refusal(err: unknown): ReservationError | undefined {
+  const e = err as { code?: string; message?: string; detail?: string };
+  if (e.code !== 'P0001' || !e.message || !REFUSALS.has(e.message)) return undefined;
+  return new ReservationError(e.message as ReservationError['reason'], e.detail);
+}
+
 /** PostgreSQL database `catalog`: products as JSONB documents (used where no MongoDB is configured). */
 export class PostgresProductRepository implements ProductRepository {
   readonly kind = 'postgres' as const;
@@ -132,91 +149,30 @@ export class PostgresProductRepository implements ProductRepository {
   }
 
   async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
-    return this.tx(async (c) => {
-      // A concurrent call for the same order id waits here until the first one commits or rolls back.
-      const inserted = await c.query(
-        `INSERT INTO stock_reservations (order_id, status) VALUES ($1, 'reserved')
-           ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
-        [orderId],
+    for (const line of lines)
+      if (!UUID.test(line.productId)) throw new ReservationError('unknown_product', line.productId);
+    try {
+      // One round trip: migrations/0002_stock_functions.sql.
+      const { rows } = await this.pool.query<{ r: { changed: boolean; lines: ReservedLine[] } }>(
+        'SELECT reserve_stock($1, $2) AS r',
+        [orderId, JSON.stringify(lines)],
       );
-      if (!inserted.rowCount) {
-        const { rows } = await c.query<{ status: 'reserved' | 'released'; lines: ReservedLine[] }>(
-          'SELECT status, lines FROM stock_reservations WHERE order_id = $1',
-          [orderId],
-        );
-        const existing = rows[0];
-        if (!existing || existing.status === 'released') throw new ReservationError('already_released');
-        return { orderId, status: 'reserved', lines: existing.lines, changed: false };
-      }
-      const taken: ReservedLine[] = [];
-      for (const line of lines) {
-        if (!UUID.test(line.productId)) throw new ReservationError('unknown_product', line.productId);
-        // The WHERE makes the check and the decrement one atomic step: never below zero.
-        const { rows } = await c.query<{ doc: Doc }>(
-          `UPDATE products SET doc = jsonb_set(doc, '{stock}', to_jsonb((doc->>'stock')::integer - $2)),
-                  updated_at = now()
-            WHERE id = $1 AND (doc->>'stock')::integer >= $2 RETURNING doc`,
-          [line.productId, line.quantity],
-        );
-        const doc = rows[0]?.doc;
-        if (!doc) {
-          const exists = await c.query('SELECT 1 FROM products WHERE id = $1', [line.productId]);
-          throw new ReservationError(
-            exists.rowCount ? 'insufficient_stock' : 'unknown_product',
-            line.productId,
-          );
-        }
-        taken.push({
-          productId: line.productId,
-          sku: doc.sku,
-          name: doc.name,
-          quantity: line.quantity,
-          unitPrice: { amount: Number(doc.price.amount), currency: doc.price.currency },
-          stock: Number(doc.stock),
-          stockBefore: Number(doc.stock) + line.quantity,
-        });
-      }
-      await c.query('UPDATE stock_reservations SET lines = $2 WHERE order_id = $1', [
-        orderId,
-        JSON.stringify(taken),
-      ]);
-      return { orderId, status: 'reserved', lines: taken, changed: true };
-    });
+      const r = rows[0]?.r;
+      if (!r) throw new Error('reserve_stock returned nothing');
+      return { orderId, status: 'reserved', lines: r.lines.map(numeric), changed: r.changed };
+    } catch (err) {
+      throw refusal(err) ?? err;
+    }
   }
 
   async release(orderId: string): Promise<Reservation> {
-    return this.tx(async (c) => {
-      // Never reserved: leave a tombstone so a late reserve for this order id is refused.
-      const tomb = await c.query(
-        `INSERT INTO stock_reservations (order_id, status) VALUES ($1, 'released')
-           ON CONFLICT (order_id) DO NOTHING RETURNING order_id`,
-        [orderId],
-      );
-      if (tomb.rowCount) return { orderId, status: 'released', lines: [], changed: false };
-      const { rows } = await c.query<{ status: string; lines: ReservedLine[] }>(
-        'SELECT status, lines FROM stock_reservations WHERE order_id = $1 FOR UPDATE',
-        [orderId],
-      );
-      const existing = rows[0];
-      if (!existing || existing.status === 'released')
-        return { orderId, status: 'released', lines: existing?.lines ?? [], changed: false };
-      const given: ReservedLine[] = [];
-      for (const line of existing.lines) {
-        const res = await c.query<{ stock: number }>(
-          `UPDATE products SET doc = jsonb_set(doc, '{stock}', to_jsonb((doc->>'stock')::integer + $2)),
-                  updated_at = now()
-            WHERE id = $1 RETURNING (doc->>'stock')::integer AS stock`,
-          [line.productId, line.quantity],
-        );
-        const stock = Number(res.rows[0]?.stock ?? 0);
-        given.push({ ...line, stock, stockBefore: stock - line.quantity });
-      }
-      await c.query(
-        `UPDATE stock_reservations SET status = 'released', updated_at = now() WHERE order_id = $1`,
-        [orderId],
-      );
-      return { orderId, status: 'released', lines: given, changed: true };
-    });
+    const { rows } = await this.pool.query<{ r: { changed: boolean; lines: ReservedLine[] } }>(
+      'SELECT release_stock($1) AS r',
+      [orderId],
+    );
+    const r = rows[0]?.r;
+    if (!r) throw new Error('release_stock returned nothing');
+    return { orderId, status: 'released', lines: r.lines.map(numeric), changed: r.changed };
   }
 
   async seed(products: Product[]): Promise<number> {
