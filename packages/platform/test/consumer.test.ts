@@ -42,7 +42,7 @@ describe('EventConsumer (real RabbitMQ vhost)', () => {
       metrics,
       handle: async (event, delivery) => {
         seen.set(event.id, (seen.get(event.id) ?? 0) + 1);
-        (attempts[event.id] ??= []).push(delivery.attempt);
+        attempts[event.id] = [...(attempts[event.id] ?? []), delivery.attempt];
         if (done.has(event.id)) return 'duplicate';
         const b = behaviour(event);
         if (b === 'permanent') throw new PermanentError('never');
