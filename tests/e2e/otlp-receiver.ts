@@ -10,6 +10,7 @@ export interface ReceivedSpan {
   /** OTLP SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
   kind: number;
   attributes: Record<string, unknown>;
+  durationMs: number;
 }
 
 type AnyValue = {
@@ -40,6 +41,7 @@ export async function startOtlpReceiver() {
             for (const ss of rs.scopeSpans ?? [])
               for (const s of ss.spans ?? [])
                 spans.push({
+                  durationMs: (Number(s.endTimeUnixNano) - Number(s.startTimeUnixNano)) / 1e6,
                   service: String(attrs['service.name']),
                   traceId: s.traceId,
                   spanId: s.spanId,
