@@ -1,0 +1,496 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { formatViolation, parseImage, RULES, type Rule, runRules } from '../src/policies.js';
+import type { Located } from '../src/resources.js';
+import { byId, context, copy, rendered } from './helpers.js';
+
+// biome-ignore lint/suspicious/noConfusingVoidType: a mutation edits the objects in place or returns a new list
+type Mutation = { name: string; apply(items: Located[]): Located[] | undefined | void; expect: RegExp };
+
+const gw = (items: Located[]) => byId(items, 'Deployment', 'api-gateway').resource;
+type Meta = { labels: Record<string, string>; annotations: Record<string, string> };
+const meta = (items: Located[], kind: string, name: string) =>
+  byId(items, kind, name).resource.metadata as unknown as Meta;
+const gwContainer = (items: Located[]) => gw(items).spec.template.spec.containers[0];
+
+/** For every rule: how to break it, and the message that must then appear. */
+const BREAKERS: Record<string, Mutation[]> = {
+  'pod-hardening': [
+    {
+      name: 'a container that may escalate privileges',
+      apply: (i) => {
+        gwContainer(i).securityContext.allowPrivilegeEscalation = true;
+      },
+      expect: /container api-gateway: allowPrivilegeEscalation must be false/,
+    },
+    {
+      name: 'a writable root filesystem',
+      apply: (i) => {
+        delete gwContainer(i).securityContext.readOnlyRootFilesystem;
+      },
+      expect: /readOnlyRootFilesystem must be true/,
+    },
+    {
+      name: 'no seccomp profile',
+      apply: (i) => {
+        delete gw(i).spec.template.spec.securityContext.seccompProfile;
+      },
+      expect: /seccompProfile must be RuntimeDefault/,
+    },
+    {
+      name: 'capabilities not dropped',
+      apply: (i) => {
+        gwContainer(i).securityContext.capabilities.drop = ['NET_RAW'];
+      },
+      expect: /capabilities.drop must include ALL/,
+    },
+    {
+      name: 'running as root',
+      apply: (i) => {
+        gw(i).spec.template.spec.securityContext = {
+          runAsUser: 0,
+          seccompProfile: { type: 'RuntimeDefault' },
+        };
+      },
+      expect: /runAsUser must not be 0/,
+    },
+    {
+      name: 'a container allowed to run as root',
+      apply: (i) => {
+        delete gw(i).spec.template.spec.securityContext.runAsNonRoot;
+        delete gwContainer(i).securityContext.runAsNonRoot;
+        return i;
+      },
+      expect: /container api-gateway: runAsNonRoot must be true/,
+    },
+    {
+      name: 'a service-account token mounted',
+      apply: (i) => {
+        delete gw(i).spec.template.spec.automountServiceAccountToken;
+      },
+      expect: /automountServiceAccountToken must be false/,
+    },
+    {
+      name: 'a hostPath volume',
+      apply: (i) => {
+        gw(i).spec.template.spec.volumes.push({ name: 'docker', hostPath: { path: '/var/run/docker.sock' } });
+      },
+      expect: /volume docker: hostPath is not allowed/,
+    },
+  ],
+  'writable-tmp': [
+    {
+      name: 'no /tmp emptyDir',
+      apply: (i) => {
+        gwContainer(i).volumeMounts = gwContainer(i).volumeMounts.filter(
+          (m: { mountPath: string }) => m.mountPath !== '/tmp',
+        );
+      },
+      expect: /no emptyDir mounted at \/tmp/,
+    },
+  ],
+  'resources-set': [
+    {
+      name: 'no memory limit',
+      apply: (i) => {
+        delete gwContainer(i).resources.limits.memory;
+      },
+      expect: /resources.limits.memory is not set/,
+    },
+    {
+      name: 'an init container without requests',
+      apply: (i) => {
+        delete byId(i, 'StatefulSet', 'mongodb').resource.spec.template.spec.initContainers[0].resources;
+      },
+      expect: /container keyfile: resources.requests.cpu is not set/,
+    },
+  ],
+  'contract-probes': [
+    {
+      name: 'readiness on the liveness path',
+      apply: (i) => {
+        gwContainer(i).readinessProbe.httpGet.path = '/healthz';
+      },
+      expect: /readinessProbe must be an HTTP GET of \/readyz on port http/,
+    },
+    {
+      name: 'no startup probe',
+      apply: (i) => {
+        delete gwContainer(i).startupProbe;
+      },
+      expect: /startupProbe is missing/,
+    },
+    {
+      name: 'the http port renamed',
+      apply: (i) => {
+        gwContainer(i).ports[0].name = 'web';
+      },
+      expect: /needs containerPort 8080 named http/,
+    },
+  ],
+  'graceful-shutdown': [
+    {
+      name: 'a grace period shorter than the shutdown timeout',
+      apply: (i) => {
+        gw(i).spec.template.spec.terminationGracePeriodSeconds = 10;
+      },
+      expect: /terminationGracePeriodSeconds 10 must exceed/,
+    },
+    {
+      name: 'no preStop wait',
+      apply: (i) => {
+        delete gwContainer(i).lifecycle;
+      },
+      expect: /preStop sleep 0s is shorter than 3000 ms/,
+    },
+  ],
+  'image-tag-pinned': [
+    {
+      name: 'latest',
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:latest';
+      },
+      expect: /uses latest/,
+    },
+    {
+      name: 'no tag',
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'redis').resource.spec.template.spec.containers[0].image =
+          'docker.io/library/redis';
+      },
+      expect: /has no tag/,
+    },
+  ],
+  'image-registry': [
+    {
+      name: 'an overlay that forgot its images: entry',
+      apply: (i) => {
+        gwContainer(i).image = 'api-gateway';
+      },
+      expect: /neither under ghcr.io\/<owner>\/ nor a listed third-party image/,
+    },
+    {
+      name: 'an image the build does not produce',
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/gateway:1.0.0';
+      },
+      expect: /names no service directory/,
+    },
+    {
+      name: 'a tag outside the scheme',
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/mdp-example/api-gateway:v1.0';
+      },
+      expect: /tag outside the scheme/,
+    },
+    {
+      name: 'no owner',
+      apply: (i) => {
+        gwContainer(i).image = 'ghcr.io/api-gateway:1.0.0';
+      },
+      expect: /must be ghcr.io\/<owner>\/<service>/,
+    },
+  ],
+  'image-pull-secret': [
+    {
+      name: 'no imagePullSecrets',
+      apply: (i) => {
+        delete gw(i).spec.template.spec.imagePullSecrets;
+      },
+      expect: /imagePullSecrets does not name ghcr-pull-secret/,
+    },
+  ],
+  'service-selects-pods': [
+    {
+      name: 'a selector with a typo',
+      apply: (i) => {
+        byId(i, 'Service', 'order-service').resource.spec.selector['app.kubernetes.io/name'] = 'orders';
+      },
+      expect: /matches no pod template/,
+    },
+    {
+      name: 'a targetPort name that no container has',
+      apply: (i) => {
+        byId(i, 'Service', 'order-service').resource.spec.ports[0].targetPort = 'web';
+      },
+      expect: /targetPort web is not a container port name/,
+    },
+  ],
+  'networkpolicy-selects-pods': [
+    {
+      name: 'a policy for a pod that does not exist',
+      apply: (i) => {
+        byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels['app.kubernetes.io/name'] =
+          'redis-cache';
+      },
+      expect: /podSelector selects no pod template/,
+    },
+    {
+      name: 'a peer that does not exist',
+      apply: (i) => {
+        byId(i, 'NetworkPolicy', 'user-service').resource.spec.ingress[0].from[0].podSelector.matchLabels[
+          'app.kubernetes.io/name'
+        ] = 'gateway';
+      },
+      expect: /peer .* selects no pod template/,
+    },
+  ],
+  'config-references': [
+    {
+      name: 'an envFrom Secret that is neither rendered nor documented',
+      apply: (i) => {
+        gwContainer(i).envFrom[2].secretRef.name = 'gateway-secrets';
+      },
+      expect: /Secret gateway-secrets is neither rendered nor a documented external secret/,
+    },
+    {
+      name: 'a ConfigMap that is not in the render',
+      apply: (i) => {
+        gw(i).spec.template.spec.volumes[1].configMap.name = 'flags';
+      },
+      expect: /ConfigMap flags is not in the render/,
+    },
+    {
+      name: 'a secretKeyRef key the external secret does not document',
+      apply: (i) => {
+        byId(
+          i,
+          'StatefulSet',
+          'redis',
+        ).resource.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.key = 'PASSWORD';
+      },
+      expect: /Secret redis-credentials is external but documents no key PASSWORD/,
+    },
+    {
+      name: 'an Ingress TLS secret that no Certificate writes',
+      apply: (i) => {
+        byId(i, 'Certificate', 'api-gateway-tls').resource.spec.secretName = 'other-tls';
+      },
+      expect: /tls: Secret api-gateway-tls is neither rendered/,
+    },
+  ],
+  'stateful-pvc': [
+    {
+      name: 'a StatefulSet without claims',
+      apply: (i) => {
+        delete byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates;
+      },
+      expect: /has no volumeClaimTemplates/,
+    },
+    {
+      name: 'a claim that no container mounts',
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'rabbitmq').resource.spec.volumeClaimTemplates[0].metadata.name = 'other';
+      },
+      expect: /volumeClaimTemplate other is not mounted/,
+    },
+    {
+      name: 'a database as a Deployment',
+      apply: (i) => {
+        const sts = byId(i, 'StatefulSet', 'redis');
+        sts.resource.kind = 'Deployment';
+        delete sts.resource.spec.volumeClaimTemplates;
+        return i;
+      },
+      expect: /a cache must be a StatefulSet, not a Deployment/,
+    },
+  ],
+  'contract-labels': [
+    {
+      name: 'a pod template without a version label',
+      apply: (i) => {
+        delete gw(i).spec.template.metadata.labels['app.kubernetes.io/version'];
+      },
+      expect: /pod template lacks label app.kubernetes.io\/version/,
+    },
+    {
+      name: 'a component outside the contract',
+      apply: (i) => {
+        (gw(i).metadata as unknown as Meta).labels['app.kubernetes.io/component'] = 'frontend';
+      },
+      expect: /component frontend is not one of/,
+    },
+    {
+      name: 'an object without part-of',
+      apply: (i) => {
+        delete meta(i, 'Service', 'redis').labels['app.kubernetes.io/part-of'];
+      },
+      expect: /lacks label app.kubernetes.io\/part-of=mdp/,
+    },
+  ],
+  'namespace-psa': [
+    {
+      name: 'a namespace that only warns',
+      apply: (i) => {
+        meta(i, 'Namespace', 'mdp-dev').labels['pod-security.kubernetes.io/enforce'] = 'baseline';
+      },
+      expect: /enforce must be restricted/,
+    },
+    {
+      name: 'no Namespace in the render',
+      apply: (i) => i.filter((x) => x.resource.kind !== 'Namespace'),
+      expect: /namespace mdp-dev is not part of the render/,
+    },
+  ],
+  'podmonitor-contract': [
+    {
+      name: 'no relabeling into version',
+      apply: (i) =>
+        void byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].relabelings.splice(
+          1,
+          1,
+        ),
+      expect: /no relabeling of __meta_kubernetes_pod_label_app_kubernetes_io_version into version/,
+    },
+    {
+      name: 'a Deployment nobody scrapes',
+      apply: (i) =>
+        i.filter((x) => !(x.resource.kind === 'PodMonitor' && x.resource.metadata.name === 'order-service')),
+      expect: /no PodMonitor scrapes this workload/,
+    },
+    {
+      name: 'scraping another port',
+      apply: (i) => {
+        byId(i, 'PodMonitor', 'user-service').resource.spec.podMetricsEndpoints[0].port = 'metrics';
+      },
+      expect: /endpoint must scrape \/metrics on port http/,
+    },
+  ],
+  'autoscaling-consistent': [
+    {
+      name: 'a Deployment that sets replicas under an HPA',
+      apply: (i) => {
+        gw(i).spec.replicas = 2;
+      },
+      expect: /sets replicas, which fights the autoscaler/,
+    },
+    {
+      name: 'an HPA for a missing Deployment',
+      apply: (i) => {
+        byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users';
+      },
+      expect: /scaleTargetRef Deployment\/users is not in the render/,
+    },
+    {
+      name: 'a PDB that selects nothing',
+      apply: (i) => {
+        byId(i, 'PodDisruptionBudget', 'user-service').resource.spec.selector.matchLabels[
+          'app.kubernetes.io/name'
+        ] = 'x';
+      },
+      expect: /selector matches no pod template/,
+    },
+  ],
+  'sync-waves': [
+    {
+      name: 'a migration in the services wave',
+      apply: (i) => {
+        meta(i, 'Job', 'order-service-migrate').annotations['argocd.argoproj.io/sync-wave'] = '0';
+      },
+      expect: /wave 0 must come before the services/,
+    },
+    {
+      name: 'a migration before the databases',
+      apply: (i) => {
+        meta(i, 'Job', 'order-service-migrate').annotations['argocd.argoproj.io/sync-wave'] = '-5';
+      },
+      expect: /wave -5 must come after the datastores/,
+    },
+    {
+      name: 'a Job that is not a hook',
+      apply: (i) => {
+        delete meta(i, 'Job', 'user-service-migrate').annotations['argocd.argoproj.io/hook'];
+      },
+      expect: /must be an Argo CD Sync hook/,
+    },
+  ],
+  'service-env-contract': [
+    {
+      name: 'a misspelled setting in a ConfigMap',
+      apply: (i) => {
+        const cm = i.find(
+          (x) => x.resource.kind === 'ConfigMap' && x.resource.metadata.name.startsWith('mdp-common-config'),
+        );
+        if (!cm) throw new Error('no common config');
+        cm.resource.data.SHUTDOWN_TIMOUT_MS = '10000';
+      },
+      expect: /container api-gateway: SHUTDOWN_TIMOUT_MS is not a setting of api-gateway/,
+    },
+    {
+      name: 'a required setting that nothing provides',
+      apply: (i) => {
+        gwContainer(i).envFrom = gwContainer(i).envFrom.filter((e: { secretRef?: unknown }) => !e.secretRef);
+      },
+      expect: /container api-gateway: required setting REDIS_URL is not provided/,
+    },
+  ],
+  'mongodb-replica-count': [
+    {
+      name: 'a StatefulSet scaled without the init Job knowing',
+      apply: (i) => {
+        byId(i, 'StatefulSet', 'mongodb').resource.spec.replicas = 3;
+      },
+      expect: /replicas 3 but mongodb-config says MONGODB_REPLICAS=1/,
+    },
+  ],
+};
+
+describe('policies', () => {
+  test('every rule has a name, a description and breaking tests', () => {
+    assert.ok(RULES.length >= 15);
+    assert.equal(new Set(RULES.map((r) => r.name)).size, RULES.length);
+    for (const rule of RULES) {
+      assert.ok(rule.description.length > 20, rule.name);
+      assert.ok((BREAKERS[rule.name] ?? []).length > 0, `no failing test for ${rule.name}`);
+    }
+  });
+
+  for (const rule of RULES) {
+    describe(rule.name, () => {
+      for (const target of ['deploy/overlays/dev', 'deploy/overlays/production']) {
+        test(`passes on ${target}`, async () => {
+          const r = await rendered(target);
+          assert.deepEqual(runRules(context(r.items), [rule]), []);
+        });
+      }
+      for (const m of BREAKERS[rule.name] ?? []) {
+        test(`fails on ${m.name}`, async () => {
+          const base = copy((await rendered('deploy/overlays/dev')).items);
+          const items = m.apply(base) ?? base;
+          const violations = runRules(context(items), [rule as Rule]);
+          assert.ok(violations.length > 0, 'no violation');
+          assert.ok(
+            violations.some((v) => m.expect.test(v.message)),
+            violations.map((v) => v.message).join('\n'),
+          );
+          for (const v of violations) assert.equal(v.rule, rule.name);
+        });
+      }
+    });
+  }
+
+  test('a violation prints the file, the resource and the rule, one line each', async () => {
+    const items = copy((await rendered('deploy/overlays/dev')).items);
+    gwContainer(items).image = 'ghcr.io/mdp-example/api-gateway:latest';
+    const [v] = runRules(context(items)).filter((x) => x.rule === 'image-tag-pinned');
+    assert.ok(v);
+    assert.deepEqual(formatViolation(v).split('\n'), [
+      'file: deploy/base/api-gateway/deployment.yaml',
+      'resource: Deployment/mdp-dev/api-gateway (deploy/overlays/dev)',
+      'rule: image-tag-pinned: container api-gateway: image ghcr.io/mdp-example/api-gateway:latest uses latest',
+    ]);
+  });
+
+  test('parseImage tells tags from registry ports and digests', () => {
+    assert.deepEqual(parseImage('localhost:5000/a/b'), {
+      repository: 'localhost:5000/a/b',
+      digest: undefined,
+    });
+    assert.deepEqual(parseImage('ghcr.io/o/s:1.2.3'), {
+      repository: 'ghcr.io/o/s',
+      tag: '1.2.3',
+      digest: undefined,
+    });
+    assert.equal(parseImage('ghcr.io/o/s@sha256:abc').digest, 'sha256:abc');
+  });
+});

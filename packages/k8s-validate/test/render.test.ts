@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { allowedFlows, inCidr } from '../src/flows.js';
+import { TARGETS, validateRender } from '../src/validate.js';
+import { byId, rendered, repoRoot } from './helpers.js';
+
+const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
+
+describe('render', () => {
+  for (const target of TARGETS) {
+    test(`${target} renders deterministically and passes schema and policies`, async () => {
+      const r = await rendered(target);
+      assert.ok(r.items.length > 0);
+      assert.equal(r.deterministic, true);
+      const report = await validateRender(r, repoRoot);
+      assert.deepEqual(report.problems, []);
+    });
+  }
+
+  test('every overlay places everything in its own namespace, with its own image tags', async () => {
+    const tags: Record<string, string> = { dev: 'dev', staging: 'staging', production: '0.1.0' };
+    for (const [env, tag] of Object.entries(tags)) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      for (const item of r.items) {
+        if (item.resource.kind === 'Namespace') assert.equal(item.resource.metadata.name, `mdp-${env}`);
+        else
+          assert.equal(
+            item.resource.metadata.namespace,
+            `mdp-${env}`,
+            `${item.resource.kind}/${item.resource.metadata.name}`,
+          );
+      }
+      for (const s of SERVICES) {
+        const image = byId(r.items, 'Deployment', s).resource.spec.template.spec.containers[0].image;
+        assert.equal(image, `ghcr.io/mdp-example/${s}:${tag}`);
+      }
+    }
+  });
+
+  test('the image owner appears only in the overlays images: entries', () => {
+    const grep = spawnSync('git', ['grep', '-l', 'ghcr.io/mdp-example', '--', 'deploy', 'databases'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    const files = grep.stdout
+      .trim()
+      .split('\n')
+      .filter((f) => f && !f.endsWith('.md'))
+      .sort();
+    assert.deepEqual(files, [
+      'deploy/overlays/dev/kustomization.yaml',
+      'deploy/overlays/production/kustomization.yaml',
+      'deploy/overlays/staging/kustomization.yaml',
+    ]);
+  });
+
+  test('production: more replicas, topology spread, stricter budgets, a 3-member replica set', async () => {
+    const prod = await rendered('deploy/overlays/production');
+    const dev = await rendered('deploy/overlays/dev');
+    const hpa = byId(prod.items, 'HorizontalPodAutoscaler', 'api-gateway').resource.spec;
+    assert.ok(hpa.minReplicas >= 3);
+    assert.ok(
+      hpa.minReplicas > byId(dev.items, 'HorizontalPodAutoscaler', 'api-gateway').resource.spec.minReplicas,
+    );
+    for (const s of SERVICES) {
+      const spread = byId(prod.items, 'Deployment', s).resource.spec.template.spec.topologySpreadConstraints;
+      assert.ok(Array.isArray(spread) && spread.length === 2, s);
+    }
+    assert.equal(byId(prod.items, 'PodDisruptionBudget', 'order-service').resource.spec.minAvailable, 2);
+    assert.equal(byId(prod.items, 'StatefulSet', 'mongodb').resource.spec.replicas, 3);
+    assert.equal(
+      byId(prod.items, 'StatefulSet', 'postgresql').resource.spec.volumeClaimTemplates[0].spec.resources
+        .requests.storage,
+      '50Gi',
+    );
+    assert.equal(
+      byId(dev.items, 'StatefulSet', 'postgresql').resource.spec.volumeClaimTemplates[0].spec
+        .storageClassName,
+      'standard',
+    );
+    // Demo data only outside production.
+    assert.ok(
+      dev.items.some((i) => i.resource.kind === 'Job' && i.resource.metadata.name === 'postgresql-seed'),
+    );
+    assert.ok(
+      !prod.items.some((i) => i.resource.kind === 'Job' && i.resource.metadata.name === 'postgresql-seed'),
+    );
+  });
+
+  test('Argo CD: automated self-healing sync for dev and staging, manual for production', async () => {
+    const r = await rendered('deploy/argocd');
+    const apps = Object.fromEntries(
+      r.items
+        .filter((i) => i.resource.kind === 'Application')
+        .map((i) => [i.resource.metadata.name, i.resource.spec]),
+    );
+    for (const env of ['dev', 'staging']) {
+      assert.deepEqual(apps[`mdp-${env}`].syncPolicy.automated, { prune: true, selfHeal: true });
+      assert.equal(apps[`mdp-${env}`].source.path, `deploy/overlays/${env}`);
+    }
+    assert.equal(apps['mdp-production'].syncPolicy.automated, undefined);
+    assert.equal(apps['mdp-production'].destination.namespace, 'mdp-production');
+  });
+
+  test('the NetworkPolicies allow exactly the flows of the architecture', async () => {
+    for (const target of ['deploy/overlays/dev', 'deploy/overlays/production']) {
+      const r = await rendered(target);
+      const flows = allowedFlows(r.items);
+      const pods = new Set(flows.map((f) => f.split(' -> ')[0]));
+      // Every pod of the namespace may resolve names, and nothing else is allowed to reach DNS.
+      const dns = flows.filter((f) => f.includes('-> kube-dns:'));
+      assert.equal(
+        dns.length,
+        2 * [...pods].filter((p) => !['ingress-nginx', 'prometheus'].includes(p ?? '')).length,
+      );
+      const expected = [
+        'ingress-nginx -> api-gateway:8080/TCP',
+        ...SERVICES.map((s) => `prometheus -> ${s}:8080/TCP`),
+        ...SERVICES.map((s) => `${s} -> otel-collector:4318/TCP`),
+        'api-gateway -> user-service:8080/TCP',
+        'api-gateway -> product-service:8080/TCP',
+        'api-gateway -> order-service:8080/TCP',
+        'api-gateway -> notification-service:8080/TCP',
+        'api-gateway -> redis:6379/TCP',
+        'user-service -> postgresql:5432/TCP',
+        'user-service -> redis:6379/TCP',
+        'user-service -> rabbitmq:5672/TCP',
+        'product-service -> mongodb:27017/TCP',
+        'product-service -> redis:6379/TCP',
+        'product-service -> rabbitmq:5672/TCP',
+        'order-service -> postgresql:5432/TCP',
+        'order-service -> product-service:8080/TCP',
+        'order-service -> rabbitmq:5672/TCP',
+        'notification-service -> postgresql:5432/TCP',
+        'notification-service -> rabbitmq:5672/TCP',
+        'notification-service -> internet:443/TCP',
+        'user-service-migrate -> postgresql:5432/TCP',
+        'order-service-migrate -> postgresql:5432/TCP',
+        'notification-service-migrate -> postgresql:5432/TCP',
+        'mongodb -> mongodb:27017/TCP',
+        'mongodb-init -> mongodb:27017/TCP',
+        'rabbitmq-definitions -> rabbitmq:15672/TCP',
+        ...(target.endsWith('dev') ? ['postgresql-seed -> postgresql:5432/TCP'] : []),
+      ].sort();
+      assert.deepEqual(
+        flows.filter((f) => !f.includes('-> kube-dns:')),
+        expected,
+        target,
+      );
+      // Private networks stay closed to the outbound channels.
+      assert.ok(!flows.some((f) => f.includes('private-network')));
+    }
+  });
+
+  test('inCidr', () => {
+    assert.equal(inCidr('10.1.2.3', '10.0.0.0/8'), true);
+    assert.equal(inCidr('203.0.113.10', '10.0.0.0/8'), false);
+    assert.equal(inCidr('203.0.113.10', '0.0.0.0/0'), true);
+  });
+});
+
+describe('validate:k8s command', () => {
+  const cli = path.join(repoRoot, 'packages/k8s-validate/src/cli.ts');
+  const run = (root: string, ...targets: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['--conditions=mdp-source', '--import', 'tsx', cli, '--root', root, ...targets],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      },
+    );
+
+  test('passes on the repository and prints the figures', () => {
+    const res = run(repoRoot, 'deploy/overlays/dev');
+    assert.equal(res.status, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /ok {3}deploy\/overlays\/dev: \d+ documents, deterministic, 0 problem\(s\)/);
+  });
+
+  test('fails on a typo in a base file, naming file, resource and rule', () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'k8s-validate-cli-'));
+    try {
+      for (const d of ['deploy', 'databases', 'config', 'services'])
+        cpSync(path.join(repoRoot, d), path.join(tmp, d), {
+          recursive: true,
+          filter: (src) => !src.includes('node_modules'),
+        });
+      // The services' config schemas import their dependencies from the repository's node_modules.
+      symlinkSync(path.join(repoRoot, 'node_modules'), path.join(tmp, 'node_modules'));
+      const file = path.join(tmp, 'deploy/base/order-service/deployment.yaml');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'),
+      );
+      const res = run(tmp, 'deploy/overlays/staging');
+      assert.equal(res.status, 1, res.stdout + res.stderr);
+      const lines = res.stdout.split('\n');
+      const at = lines.indexOf('file: deploy/base/order-service/deployment.yaml');
+      assert.ok(at >= 0, res.stdout);
+      assert.equal(lines[at + 1], 'resource: Deployment/mdp-staging/order-service (deploy/overlays/staging)');
+      assert.equal(
+        lines[at + 2],
+        'rule: schema: /spec/revisionHistoryLimt: unknown field (not in the schema)',
+      );
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Creates the Secrets the manifests reference but never contain (deploy/external-secrets.json):
+# datastore credentials with fresh random passwords, and each service's connection URLs built
+# from them. Existing Secrets are kept (the databases were initialised with those passwords);
+# pass --force to replace them all.
+#
+#   scripts/k8s/create-secrets.sh mdp-dev              create what is missing in mdp-dev
+#   scripts/k8s/create-secrets.sh mdp-dev --force      replace all (only for empty databases)
+#   scripts/k8s/create-secrets.sh mdp-dev --dry-run    print the Secrets as YAML, touch nothing
+#
+# Values never appear on a command line: each Secret is built from files in a private
+# temporary directory. Requires kubectl and openssl (and a cluster unless --dry-run).
+set -euo pipefail
+
+usage() { echo "usage: $0 NAMESPACE [--dry-run] [--force]" >&2; exit 2; }
+[[ $# -ge 1 ]] || usage
+ns="$1"; shift
+dry_run=false; force=false
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) dry_run=true ;;
+    --force) force=true ;;
+    *) usage ;;
+  esac
+done
+
+work="$(mktemp -d)"
+chmod 700 "$work"
+trap 'rm -rf "$work"' EXIT
+
+# 48 hex characters: URL-safe, so it can go into connection strings unescaped.
+random_hex() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+pg_admin="$(random_hex)"
+pg_user="$(random_hex)"; pg_product="$(random_hex)"; pg_order="$(random_hex)"; pg_notification="$(random_hex)"
+mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
+redis_pw="$(random_hex)"
+rabbit_user="mdp"; rabbit_pw="$(random_hex)"
+
+redis_url="redis://:${redis_pw}@redis:6379"
+amqp_url="amqp://${rabbit_user}:${rabbit_pw}@rabbitmq:5672"
+pg_url() { echo "postgres://$1:$2@postgresql:5432/$3"; }
+
+# secret NAME KEY=VALUE...  (a value of @FILE takes the file's content)
+secret() {
+  local name="$1"; shift
+  local dir="$work/$name"
+  mkdir -p "$dir"
+  local pair key value
+  for pair in "$@"; do
+    key="${pair%%=*}"; value="${pair#*=}"
+    if [[ "$value" == @* ]]; then cp "${value#@}" "$dir/$key"; else printf '%s' "$value" >"$dir/$key"; fi
+  done
+  if [[ "$dry_run" == true ]]; then
+    echo "---"
+    kubectl create secret generic "$name" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml
+    return
+  fi
+  if [[ "$force" != true ]] && kubectl get secret "$name" --namespace "$ns" >/dev/null 2>&1; then
+    echo "secret $name exists in $ns: kept" >&2
+    return
+  fi
+  kubectl create secret generic "$name" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml |
+    kubectl apply -f - >/dev/null
+  echo "secret $name written to $ns" >&2
+}
+
+head -c 756 /dev/urandom | base64 | tr -d '\n' >"$work/mongodb-keyfile"
+# Access tokens: user-service signs with the Ed25519 private key, the gateway verifies with
+# the public one (JWT_PRIVATE_KEY / JWT_PUBLIC_KEY, PEM).
+openssl genpkey -algorithm ed25519 -out "$work/jwt-private.pem" 2>/dev/null
+openssl pkey -in "$work/jwt-private.pem" -pubout -out "$work/jwt-public.pem"
+printf 'default_user = %s\ndefault_pass = %s\n' "$rabbit_user" "$rabbit_pw" >"$work/rabbitmq.conf"
+
+secret postgresql-credentials \
+  "POSTGRES_PASSWORD=$pg_admin" \
+  "USER_SERVICE_DB_PASSWORD=$pg_user" \
+  "PRODUCT_SERVICE_DB_PASSWORD=$pg_product" \
+  "ORDER_SERVICE_DB_PASSWORD=$pg_order" \
+  "NOTIFICATION_SERVICE_DB_PASSWORD=$pg_notification"
+secret mongodb-credentials \
+  "MONGO_ROOT_USERNAME=root" \
+  "MONGO_ROOT_PASSWORD=$mongo_root" \
+  "PRODUCT_SERVICE_DB_PASSWORD=$mongo_product" \
+  "keyfile=@$work/mongodb-keyfile"
+secret redis-credentials "REDIS_PASSWORD=$redis_pw"
+secret rabbitmq-credentials \
+  "RABBITMQ_USER=$rabbit_user" \
+  "RABBITMQ_PASSWORD=$rabbit_pw" \
+  "20-credentials.conf=@$work/rabbitmq.conf"
+
+secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+secret user-service-secrets \
+  "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \
+  "REDIS_URL=$redis_url" \
+  "AMQP_URL=$amqp_url" \
+  "JWT_PRIVATE_KEY=@$work/jwt-private.pem"
+# The headless Service's SRV record lists every replica-set member (port named "mongodb").
+secret product-service-secrets \
+  "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
+  "REDIS_URL=$redis_url" \
+  "AMQP_URL=$amqp_url"
+secret order-service-secrets \
+  "DATABASE_URL=$(pg_url order_service "$pg_order" orders)" \
+  "AMQP_URL=$amqp_url"
+secret notification-service-secrets \
+  "DATABASE_URL=$(pg_url notification_service "$pg_notification" notifications)" \
+  "AMQP_URL=$amqp_url"
