@@ -104,9 +104,11 @@ export class MongoProductRepository implements ProductRepository {
     const existing = new Set(
       (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),
     );
+    // A missing collection is created with the validator; an existing one keeps its own
+    // (databases/mongodb/init.js, run with admin rights, owns changes: the service's user has
+    // readWrite only, which does not include collMod).
     if (!existing.has('products'))
       await this.db.createCollection('products', { validator: PRODUCT_VALIDATOR });
-    else await this.db.command({ collMod: 'products', validator: PRODUCT_VALIDATOR });
     await this.products.createIndexes([
       { key: { sku: 1 }, name: 'sku_unique', unique: true },
       { key: { category: 1, _id: 1 }, name: 'category_id' },
