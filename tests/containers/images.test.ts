@@ -1,0 +1,257 @@
+/**
+ * The container images, built and run for real (issue 6):
+ *  - builds every service image from the real Dockerfile with scripts/build-images.sh and the local
+ *    stand-in bases (no registry can be pulled from here), and pushes them to a local registry
+ *    (Debian's docker-registry) on 127.0.0.1;
+ *  - pulls them back by the names the Kubernetes manifests use (ghcr.io/OWNER/<service>:sha-<7 hex>,
+ *    ghcr.io remapped to the local registry by a registries.conf of this run);
+ *  - runs the migrations, then every service with podman as non-root, read-only root filesystem,
+ *    no capabilities, --network host against this machine's PostgreSQL, Redis and RabbitMQ,
+ *    until /readyz answers 200; then SIGTERM: each exits 0 within the 10 s shutdown timeout.
+ *
+ * Needs root and podman, buildah, skopeo, runc, docker-registry plus the stand-in base images:
+ * scripts/install-tools.d/images.sh installs them. It installs nothing itself, and a missing tool
+ * FAILS the test (it never skips).
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '@mdp/platform/testing';
+import { containerEnv, createStack, freePort, httpStatus, mustRun, ROOT, run, type Stack } from './stack.js';
+
+const OWNER = 'mdp-ci';
+const MAX_IMAGE_BYTES = 150 * 1000 * 1000;
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+const TOOLS = ['podman', 'buildah', 'skopeo', 'runc', 'docker-registry', 'git'];
+
+describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
+  timeout: 20 * 60_000,
+}, () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'mdp-images-'));
+  let registry: ChildProcess | undefined;
+  let registryAddr = '';
+  let sha = '';
+  let services: string[] = [];
+  let stack: Stack | undefined;
+  const pulledRefs = new Map<string, string>();
+  const pushedDigests = new Map<string, string>();
+
+  before(async () => {
+    const missing: string[] = [];
+    for (const tool of TOOLS) {
+      const r = await run('sh', ['-c', `command -v ${tool}`]);
+      if (r.code !== 0) missing.push(tool);
+    }
+    assert.deepEqual(
+      missing,
+      [],
+      `missing tools: ${missing.join(', ')} — run scripts/install-tools.d/images.sh`,
+    );
+    assert.equal(process.getuid?.(), 0, 'the container test runs rootful podman: run it as root');
+    for (const base of [
+      'localhost/mdp-base/node-build:20-bookworm',
+      'localhost/mdp-base/node-runtime:20-bookworm',
+    ]) {
+      const r = await run('podman', ['image', 'exists', base]);
+      assert.equal(r.code, 0, `stand-in base ${base} is missing — run scripts/make-base-images.sh`);
+    }
+    sha = `sha-${await mustRun('git', ['rev-parse', '--short=7', 'HEAD'])}`;
+
+    const port = await freePort();
+    registryAddr = `127.0.0.1:${port}`;
+    const log = openSync(path.join(work, 'registry.log'), 'w');
+    registry = spawn('docker-registry', ['serve', path.join(ROOT, 'containers/registry/config.yml')], {
+      env: {
+        ...process.env,
+        REGISTRY_HTTP_ADDR: registryAddr,
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(work, 'registry'),
+      },
+      stdio: ['ignore', log, log],
+    });
+    await eventually(async () => (await httpStatus(`http://${registryAddr}/v2/`)) === 200, 10_000, 100);
+
+    // ghcr.io/... resolves to the local registry for this run's pulls (the manifests' names).
+    const registriesConf = path.join(work, 'registries.conf');
+    writeFileSync(
+      registriesConf,
+      [
+        'unqualified-search-registries = []',
+        'short-name-mode = "enforcing"',
+        '[[registry]]',
+        'prefix = "ghcr.io"',
+        `location = "${registryAddr}"`,
+        'insecure = true',
+        '',
+      ].join('\n'),
+    );
+    containerEnv.MDP_TEST_REGISTRIES_CONF = registriesConf;
+
+    stack = await createStack('images');
+  });
+
+  after(async () => {
+    await stack?.drop();
+    // Drop this run's names; the layers stay in the store as build cache for the next run.
+    for (const ref of pulledRefs.values()) await run('podman', ['untag', ref, ref]);
+    for (const s of services) {
+      for (const tag of [sha, '0.0.1', 'dev']) {
+        const ref = `${registryAddr}/${OWNER}/${s}:${tag}`;
+        await run('podman', ['untag', ref, ref]);
+      }
+    }
+    if (registry && registry.exitCode === null) registry.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('lists what the build produces (scripts/build-images.sh --list --json)', async () => {
+    const out = JSON.parse(
+      await mustRun(path.join(ROOT, 'scripts/build-images.sh'), ['--list', '--json', '--owner', OWNER]),
+    );
+    services = out.images.map((i: { service: string }) => i.service);
+    assert.deepEqual(
+      [...services].sort(),
+      (stack as Stack).runs.map((r) => r.service).sort(),
+      'one image per services/* folder, each run here',
+    );
+    for (const i of out.images) assert.equal(i.name, `ghcr.io/${OWNER}/${i.service}`);
+    const re = new RegExp(out.tagPattern);
+    for (const ok of ['1.4.2', 'sha-0123abc', 'dev', 'staging', 'stable']) assert.ok(re.test(ok), ok);
+    for (const bad of ['latest', 'v1.4.2', 'sha-0123ab', '1.4', 'prod']) assert.ok(!re.test(bad), bad);
+  });
+
+  it('builds every image from the Dockerfile and pushes every tag to the local registry', async (t) => {
+    const started = Date.now();
+    await mustRun(
+      path.join(ROOT, 'scripts/build-images.sh'),
+      [
+        '--standin',
+        '--registry',
+        registryAddr,
+        '--owner',
+        OWNER,
+        '--version',
+        '0.0.1',
+        '--channel',
+        'dev',
+        '--push',
+      ],
+      { timeoutMs: 15 * 60_000 },
+    );
+    t.diagnostic(`build+push of ${services.length} images: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const re = /^([0-9]+\.[0-9]+\.[0-9]+|sha-[0-9a-f]{7}|dev|staging|stable)$/;
+    for (const s of services) {
+      const tags = JSON.parse(
+        await mustRun('skopeo', [
+          'list-tags',
+          '--tls-verify=false',
+          `docker://${registryAddr}/${OWNER}/${s}`,
+        ]),
+      ).Tags as string[];
+      assert.deepEqual([...tags].sort(), ['0.0.1', 'dev', sha].sort(), `${s} tags`);
+      for (const tag of tags) assert.ok(re.test(tag), `${s}:${tag} follows the contract`);
+      const digest = JSON.parse(
+        await mustRun('skopeo', [
+          'inspect',
+          '--tls-verify=false',
+          `docker://${registryAddr}/${OWNER}/${s}:${sha}`,
+        ]),
+      ).Digest as string;
+      assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+      pushedDigests.set(s, digest);
+    }
+  });
+
+  it('pulls each image back by its manifest name ghcr.io/OWNER/<service>:sha-<7 hex>', async () => {
+    const env = { CONTAINERS_REGISTRIES_CONF: containerEnv.MDP_TEST_REGISTRIES_CONF };
+    for (const s of services) {
+      const ref = `ghcr.io/${OWNER}/${s}:${sha}`;
+      await run('podman', ['untag', ref, ref]); // a leftover of an earlier run must not stand in for the pull
+      await mustRun('podman', ['pull', '--quiet', ref], { env });
+      const repoDigests = (
+        await mustRun('podman', ['image', 'inspect', '--format', '{{json .RepoDigests}}', ref])
+      ).trim();
+      assert.ok(
+        (JSON.parse(repoDigests) as string[]).includes(`ghcr.io/${OWNER}/${s}@${pushedDigests.get(s)}`),
+        `${ref} is the manifest that was pushed (${pushedDigests.get(s)}), got ${repoDigests}`,
+      );
+      pulledRefs.set(s, ref);
+    }
+  });
+
+  it('images are hardened: numeric non-root user, production env, OCI labels, no shell, at most 150 MB', async (t) => {
+    const revision = await mustRun('git', ['rev-parse', 'HEAD']);
+    for (const s of services) {
+      const ref = pulledRefs.get(s) as string;
+      const [img] = JSON.parse(await mustRun('podman', ['image', 'inspect', ref]));
+      const cfg = img.Config;
+      assert.match(cfg.User, /^[1-9][0-9]*(:[1-9][0-9]*)?$/, `${s}: numeric non-root USER`);
+      assert.ok(cfg.Env.includes('NODE_ENV=production'), `${s}: NODE_ENV=production`);
+      assert.ok(cfg.Env.includes('PORT=8080'), `${s}: PORT=8080`);
+      assert.ok(cfg.Env.includes(`OTEL_SERVICE_NAME=${s}`), `${s}: OTEL_SERVICE_NAME`);
+      assert.ok(cfg.Env.includes('SERVICE_VERSION=0.0.1'), `${s}: SERVICE_VERSION`);
+      assert.equal(cfg.WorkingDir, `/app/services/${s}`);
+      assert.equal(cfg.Labels['org.opencontainers.image.version'], '0.0.1');
+      assert.equal(cfg.Labels['org.opencontainers.image.revision'], revision);
+      assert.match(cfg.Labels['org.opencontainers.image.source'], /^https:\/\/github\.com\//);
+      assert.equal(cfg.Labels['org.opencontainers.image.title'], s);
+      assert.ok(img.Size <= MAX_IMAGE_BYTES, `${s}: ${img.Size} bytes > 150 MB`);
+      t.diagnostic(`${s}: ${(img.Size / 1e6).toFixed(1)} MB`);
+      for (const shell of ['/bin/sh', '/bin/bash', '/usr/bin/apt-get', '/usr/local/bin/npm']) {
+        const r = await run('podman', ['run', '--rm', '--entrypoint', shell, ref, '-c', 'true']);
+        assert.notEqual(r.code, 0, `${s}: ${shell} must not exist in the runtime image`);
+      }
+      // The process user cannot change the application, even without --read-only.
+      const w = await run('podman', [
+        'run',
+        '--rm',
+        ref,
+        '-e',
+        "require('fs').writeFileSync('dist/src/x.js', '')",
+      ]);
+      assert.notEqual(w.code, 0, `${s}: the app files must not be writable by the process user`);
+      assert.match(w.stderr, /EACCES/);
+    }
+  });
+
+  const image = (service: string) => pulledRefs.get(service) as string;
+
+  it('runs the migrations from the image (PostgreSQL services)', async () => {
+    await (stack as Stack).migrate(image);
+  });
+
+  it('every service reaches /readyz 200 as non-root on a read-only root filesystem', async (t) => {
+    const started = Date.now();
+    const st = stack as Stack;
+    await st.start(image);
+    await st.waitReady();
+    for (const r of st.runs) {
+      assert.equal(await httpStatus(`http://127.0.0.1:${r.port}/readyz`), 200, r.service);
+      const top = await mustRun('podman', ['top', r.container as string, 'huser', 'args']);
+      const line = top.split('\n')[1] ?? '';
+      assert.match(
+        line,
+        /^65532\s+\/nodejs\/bin\/node --import @mdp\/platform\/telemetry dist\/src\/server\.js/,
+        line,
+      );
+      const [info] = JSON.parse(await mustRun('podman', ['container', 'inspect', r.container as string]));
+      assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    }
+    t.diagnostic(`all ${st.runs.length} containers ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  it('on SIGTERM every container exits 0 within the 10 s shutdown timeout (image default drain 3 s)', async (t) => {
+    const results = await (stack as Stack).stop();
+    for (const r of results) {
+      t.diagnostic(`${r.service}: exit ${r.code} after ${r.ms} ms`);
+      assert.equal(r.code, 0, `${r.service} exit code\n${r.logs.slice(-3000)}`);
+      assert.ok(r.ms < SHUTDOWN_TIMEOUT_MS, `${r.service} took ${r.ms} ms`);
+      assert.ok(r.ms >= 3000, `${r.service} stopped after ${r.ms} ms: the 3 s drain did not happen`);
+      assert.match(r.logs, /shutdown complete/);
+    }
+    // The local registry's own log must not show a crash.
+    assert.doesNotMatch(readFileSync(path.join(work, 'registry.log'), 'utf8'), /panic/);
+  });
+});
