@@ -232,6 +232,28 @@ describe('order-service against a real product-service process, PostgreSQL and R
     const o = (await place(auth.bob as string, [{ productId: p.id, quantity: 1 }])).json();
     const mine = await app.inject({ method: 'GET', url: '/orders', headers: { authorization: auth.bob } });
     assert.ok(mine.json().items.some((x: { id: string }) => x.id === o.id));
+    // Pages of one: newest first, each order exactly once.
+    await place(auth.bob as string, [{ productId: p.id, quantity: 1 }]);
+    const all = (
+      await app.inject({ method: 'GET', url: '/orders?limit=100', headers: { authorization: auth.bob } })
+    )
+      .json()
+      .items.map((x: { id: string }) => x.id);
+    assert.ok(all.length >= 2);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await app.inject({
+        method: 'GET',
+        url: `/orders?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        headers: { authorization: auth.bob },
+      });
+      const body = page.json() as { items: { id: string }[]; nextCursor: string | null };
+      assert.ok(body.items.length <= 1);
+      seen.push(...body.items.map((x) => x.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    assert.deepEqual(seen, all, 'the pages together are the whole list, in order, once each');
     const theirs = await app.inject({
       method: 'GET',
       url: '/orders',

@@ -112,12 +112,15 @@ export class PostgresOrderStore implements OrderStore {
     return rows[0] ? toOrder(rows[0]) : null;
   }
 
-  async listByUser(userId: string, opts: { limit: number; before?: string }): Promise<Order[]> {
+  async listByUser(
+    userId: string,
+    opts: { limit: number; after?: { createdAt: string; id: string } },
+  ): Promise<Order[]> {
     const params: unknown[] = [userId, opts.limit];
     let where = 'user_id = $1';
-    if (opts.before) {
-      params.push(opts.before);
-      where += ' AND created_at < $3';
+    if (opts.after) {
+      params.push(opts.after.createdAt, opts.after.id);
+      where += ' AND (created_at, id) < ($3::timestamptz, $4::uuid)';
     }
     const { rows } = await this.pool.query<Row>(
       `SELECT ${COLUMNS} FROM orders WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,

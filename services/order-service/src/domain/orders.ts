@@ -140,8 +140,26 @@ export class Orders {
     return order;
   }
 
-  list(actor: Actor, opts: { limit: number; before?: string }): Promise<Order[]> {
-    return this.deps.store.listByUser(actor.id, opts);
+  /** The caller's orders, newest first, in pages: `cursor` is the previous page's `nextCursor`. */
+  async list(
+    actor: Actor,
+    opts: { limit: number; cursor?: string },
+  ): Promise<{ items: Order[]; nextCursor: string | null }> {
+    let after: { createdAt: string; id: string } | undefined;
+    if (opts.cursor) {
+      const [createdAt, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
+      if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id))
+        return { items: [], nextCursor: null };
+      after = { createdAt, id };
+    }
+    const rows = await this.deps.store.listByUser(actor.id, { limit: opts.limit + 1, after });
+    const items = rows.slice(0, opts.limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > opts.limit && last
+        ? Buffer.from(`${last.createdAt}|${last.id}`).toString('base64url')
+        : null;
+    return { items, nextCursor };
   }
 
   /**

@@ -65,7 +65,11 @@ export interface OrderStore {
     idempotency?: { key: string; requestHash: string },
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }>;
   get(id: string): Promise<Order | null>;
-  listByUser(userId: string, opts: { limit: number; before?: string }): Promise<Order[]>;
+  /** Newest first; `after` = the last order of the previous page (created_at, id). */
+  listByUser(
+    userId: string,
+    opts: { limit: number; after?: { createdAt: string; id: string } },
+  ): Promise<Order[]>;
   /** Saves a status change and its event in one transaction, if the status is still `from`. */
   saveTransition(order: Order, from: Order['status'], event: DomainEvent): Promise<boolean>;
   /** A release that must still happen (product-service was unreachable): retried in the background. */

@@ -112,16 +112,23 @@ export function orderRoutes(
         security: bearerSecurity,
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-          before: Type.Optional(Type.String({ format: 'date-time' })),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: { 200: Type.Object({ items: Type.Array(OrderSchema) }) },
+        response: {
+          200: Type.Object({
+            items: Type.Array(OrderSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
       },
     },
-    async (request) => ({
-      items: (
-        await orders.list(userOf(request), { limit: request.query.limit, before: request.query.before })
-      ).map(view),
-    }),
+    async (request) => {
+      const page = await orders.list(userOf(request), {
+        limit: request.query.limit,
+        cursor: request.query.cursor,
+      });
+      return { items: page.items.map(view), nextCursor: page.nextCursor };
+    },
   );
 
   app.get(
