@@ -99,10 +99,13 @@ secret user-service-secrets \
 secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
   "REDIS_URL=$redis_url" \
-  "AMQP_URL=$amqp_url"
+  "AMQP_URL=$amqp_url" \
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret order-service-secrets \
   "DATABASE_URL=$(pg_url order_service "$pg_order" orders)" \
-  "AMQP_URL=$amqp_url"
+  "AMQP_URL=$amqp_url" \
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret notification-service-secrets \
   "DATABASE_URL=$(pg_url notification_service "$pg_notification" notifications)" \
-  "AMQP_URL=$amqp_url"
+  "AMQP_URL=$amqp_url" \
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"

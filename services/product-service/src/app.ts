@@ -3,10 +3,15 @@ import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { redisCheck } from '@mdp/platform/redis';
+import { registerOpenApi } from '@mdp/platform/openapi';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { CatalogDb } from './adapters/catalog-db.js';
+import { RedisProductCache } from './adapters/redis.js';
+import { Catalog, type CatalogEvents } from './domain/catalog.js';
+import type { RouteAuth } from './routes/auth.js';
+import { internalRoutes } from './routes/internal.js';
+import { productRoutes } from './routes/products.js';
 
 export interface AppDeps {
   info: ServiceInfo;
@@ -15,14 +20,40 @@ export interface AppDeps {
   health: Health;
   catalog: CatalogDb;
   redis: Redis;
-  amqp: AmqpConnectionManager;
+  amqp?: AmqpConnectionManager;
+  events: CatalogEvents;
+  auth: RouteAuth;
+  stockLowThreshold?: number;
+  cacheTtlSeconds?: number;
   bodyLimit?: number;
 }
 
 export function buildApp(deps: AppDeps): HttpApp {
-  deps.health
-    .add(deps.catalog.kind, deps.catalog.check)
-    .add('redis', redisCheck(deps.redis))
-    .add('rabbitmq', amqpCheck(deps.amqp));
-  return createHttpApp(deps);
+  // Redis is not a readiness dependency: without it reads go to the store (degraded, correct).
+  deps.health.add(deps.catalog.kind, deps.catalog.check);
+  if (deps.amqp) deps.health.add('rabbitmq', amqpCheck(deps.amqp));
+  const app = createHttpApp(deps);
+  const cache = new RedisProductCache(deps.redis, {
+    metrics: deps.metrics,
+    logger: deps.logger,
+    ttlSeconds: deps.cacheTtlSeconds ?? 60,
+  });
+  const catalog = new Catalog({
+    repo: deps.catalog,
+    cache,
+    events: deps.events,
+    logger: deps.logger,
+    stockLowThreshold: deps.stockLowThreshold ?? 5,
+  });
+  registerOpenApi(app, {
+    title: 'product-service',
+    version: deps.info.version,
+    description: 'The catalog, and stock reservations for order-service',
+  });
+  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
+  app.register(async (scope: HttpApp) => {
+    productRoutes(scope, { catalog, auth: deps.auth });
+    internalRoutes(scope, { catalog });
+  });
+  return app;
 }

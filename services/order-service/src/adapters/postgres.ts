@@ -1,4 +1,166 @@
+import path from 'node:path';
+import { createEvent } from '@mdp/platform/events';
+import { enqueueEvent } from '@mdp/platform/outbox';
+import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool } from '@mdp/platform/postgres';
+import type pg from 'pg';
+import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
+import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
+
+export const MIGRATIONS_DIR = path.join(packageRoot(import.meta.url), 'migrations');
 
 /** PostgreSQL database `orders` (orders and the transactional outbox). */
-export const connectPostgres = (url: string) => createPgPool(url, { applicationName: 'order-service' });
+export const connectPostgres = (url: string, max = 20) =>
+  createPgPool(url, { applicationName: 'order-service', max });
+
+interface Row {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  items: OrderLine[];
+  total_amount: string;
+  currency: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, user_id, status, items, total_amount, currency, created_at, updated_at';
+const toOrder = (r: Row): Order => ({
+  id: r.id,
+  userId: r.user_id,
+  status: r.status,
+  items: r.items,
+  total: { amount: Number(r.total_amount), currency: r.currency },
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SOURCE = 'order-service';
+
+export class PostgresOrderStore implements OrderStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async findByIdempotencyKey(userId: string, key: string): Promise<IdempotentResult | null> {
+    const { rows } = await this.pool.query<Row & { request_hash: string }>(
+      `SELECT k.request_hash, ${COLUMNS.split(', ')
+        .map((c) => `o.${c}`)
+        .join(', ')}
+         FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
+        WHERE k.user_id = $1 AND k.key = $2`,
+      [userId, key],
+    );
+    const row = rows[0];
+    return row ? { requestHash: row.request_hash, order: toOrder(row) } : null;
+  }
+
+  async insert(
+    order: Order,
+    event: DomainEvent,
+    idempotency?: { key: string; requestHash: string },
+  ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }> {
+    const done = await this.tx(async (c) => {
+      await c.query(`INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+        order.id,
+        order.userId,
+        order.status,
+        JSON.stringify(order.items),
+        order.total.amount,
+        order.total.currency,
+        order.createdAt,
+        order.updatedAt,
+      ]);
+      if (idempotency) {
+        const k = await c.query(
+          `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING key`,
+          [order.userId, idempotency.key, idempotency.requestHash, order.id],
+        );
+        if (!k.rowCount) {
+          await c.query('ROLLBACK');
+          await c.query('BEGIN');
+          return false;
+        }
+      }
+      await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
+      return true;
+    });
+    if (done) return { inserted: true };
+    const existing = idempotency ? await this.findByIdempotencyKey(order.userId, idempotency.key) : null;
+    if (!existing) throw new Error('idempotency key conflict without a stored result');
+    return { inserted: false, existing };
+  }
+
+  async get(id: string): Promise<Order | null> {
+    if (!UUID.test(id)) return null;
+    const { rows } = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM orders WHERE id = $1`, [id]);
+    return rows[0] ? toOrder(rows[0]) : null;
+  }
+
+  async listByUser(
+    userId: string,
+    opts: { limit: number; after?: { createdAt: string; id: string } },
+  ): Promise<Order[]> {
+    const params: unknown[] = [userId, opts.limit];
+    let where = 'user_id = $1';
+    if (opts.after) {
+      params.push(opts.after.createdAt, opts.after.id);
+      where += ' AND (created_at, id) < ($3::timestamptz, $4::uuid)';
+    }
+    const { rows } = await this.pool.query<Row>(
+      `SELECT ${COLUMNS} FROM orders WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+      params,
+    );
+    return rows.map(toOrder);
+  }
+
+  async saveTransition(order: Order, from: OrderStatus, event: DomainEvent): Promise<boolean> {
+    return this.tx(async (c) => {
+      const res = await c.query(
+        'UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4',
+        [order.id, order.status, order.updatedAt, from],
+      );
+      if (!res.rowCount) return false;
+      await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
+      return true;
+    });
+  }
+
+  async recordPendingRelease(orderId: string, reason: string): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO pending_releases (order_id, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [orderId, reason],
+    );
+  }
+
+  async takePendingReleases(limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ order_id: string }>(
+      `UPDATE pending_releases SET attempts = attempts + 1,
+              next_attempt_at = now() + make_interval(secs => least(60, power(2, attempts)))
+        WHERE order_id IN (SELECT order_id FROM pending_releases WHERE next_attempt_at <= now()
+                            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING order_id`,
+      [limit],
+    );
+    return rows.map((r) => r.order_id);
+  }
+
+  async clearPendingRelease(orderId: string): Promise<void> {
+    await this.pool.query('DELETE FROM pending_releases WHERE order_id = $1', [orderId]);
+  }
+}

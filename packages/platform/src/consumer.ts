@@ -1,0 +1,206 @@
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { DEAD_LETTER_EXCHANGE } from './amqp.js';
+import { declareEventsExchange, EVENTS_EXCHANGE, type EventEnvelope } from './events.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** Thrown by a handler for a message that can never succeed: dead-lettered at once, no retries. */
+export class PermanentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentError';
+  }
+}
+
+export interface Delivery {
+  /** 0 for the first delivery, n for the n-th retry. */
+  attempt: number;
+  /** True when a failure now sends the message to the dead-letter queue. */
+  final: boolean;
+  message: ConsumeMessage;
+}
+
+/** 'done' = handled; 'duplicate' = already handled before (by event id): nothing was done. */
+export type HandleResult = 'done' | 'duplicate';
+
+export interface ConsumerOptions {
+  /** The service's queue, e.g. `notification-service.events`. */
+  queue: string;
+  /** Routing keys (event types, or topic patterns) bound from `mdp.events`. */
+  bindings: string[];
+  /** Delay before each retry; its length is the number of retries. Default 1 s, 5 s, 15 s. */
+  retryDelaysMs?: number[];
+  prefetch?: number;
+  logger: Logger;
+  metrics: Metrics;
+  handle(event: EventEnvelope, delivery: Delivery): Promise<HandleResult>;
+}
+
+const RETRY_HEADER = 'x-mdp-retry';
+
+/** The names a consumer's topology uses. */
+export function topologyNames(queue: string, retries: number) {
+  return {
+    exchange: EVENTS_EXCHANGE,
+    deadLetterExchange: DEAD_LETTER_EXCHANGE,
+    queue,
+    deadLetterQueue: `${queue}.dlq`,
+    retryQueues: Array.from({ length: retries }, (_, i) => `${queue}.retry.${i + 1}`),
+  };
+}
+
+/**
+ * Declares (idempotently) the topology of one consuming service:
+ * - `mdp.events` (topic) → `<queue>` for each binding;
+ * - `<queue>` dead-letters to `mdp.events.dlx` (topic) with routing key `<queue>`, where
+ *   `<queue>.dlq` is bound: what fails for good ends there;
+ * - `<queue>.retry.N` hold a failed message for the N-th delay (queue TTL), then dead-letter
+ *   it back to `<queue>` through the default exchange. Retries wait beside the queue, never
+ *   in front of it: a failing message does not block the ones behind it.
+ */
+export async function declareConsumerTopology(
+  ch: ConfirmChannel,
+  opts: { queue: string; bindings: string[]; retryDelaysMs: number[] },
+): Promise<void> {
+  const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
+  await declareEventsExchange(ch);
+  await ch.assertExchange(names.deadLetterExchange, 'topic', { durable: true });
+  await ch.assertQueue(names.deadLetterQueue, { durable: true });
+  await ch.bindQueue(names.deadLetterQueue, names.deadLetterExchange, opts.queue);
+  await ch.assertQueue(opts.queue, {
+    durable: true,
+    deadLetterExchange: names.deadLetterExchange,
+    deadLetterRoutingKey: opts.queue,
+  });
+  for (const key of opts.bindings) await ch.bindQueue(opts.queue, EVENTS_EXCHANGE, key);
+  for (const [i, name] of names.retryQueues.entries()) {
+    await ch.assertQueue(name, {
+      durable: true,
+      messageTtl: opts.retryDelaysMs[i],
+      deadLetterExchange: '',
+      deadLetterRoutingKey: opts.queue,
+    });
+  }
+}
+
+function parseEnvelope(msg: ConsumeMessage): EventEnvelope {
+  let body: unknown;
+  try {
+    body = JSON.parse(msg.content.toString('utf8'));
+  } catch {
+    throw new PermanentError('message body is not JSON');
+  }
+  const e = body as Partial<EventEnvelope>;
+  if (!e || typeof e !== 'object' || typeof e.id !== 'string' || !e.id || typeof e.type !== 'string')
+    throw new PermanentError('message is not an event envelope (id, type, data)');
+  if (typeof e.data !== 'object' || e.data === null) throw new PermanentError('event has no data object');
+  return e as EventEnvelope;
+}
+
+/**
+ * Consumes one queue with manual acks: idempotency is the handler's (it answers 'duplicate'),
+ * failures are retried with growing delays a bounded number of times, then dead-lettered;
+ * a poison message (not an event, or a PermanentError) is dead-lettered at once.
+ * Counts messages_consumed_total{queue, outcome}. Survives broker restarts (re-declares and
+ * re-subscribes on reconnect; unacked messages are redelivered and deduplicated by event id).
+ */
+export class EventConsumer {
+  private readonly channel: ChannelWrapper;
+  private readonly delays: number[];
+  private consumerTag: string | undefined;
+  private current: ConfirmChannel | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    conn: AmqpConnectionManager,
+    private readonly opts: ConsumerOptions,
+  ) {
+    this.delays = opts.retryDelaysMs ?? [1000, 5000, 15_000];
+    this.channel = conn.createChannel({
+      name: `${opts.queue}-consumer`,
+      confirm: true,
+      json: false,
+      setup: async (ch: ConfirmChannel) => {
+        await declareConsumerTopology(ch, {
+          queue: opts.queue,
+          bindings: opts.bindings,
+          retryDelaysMs: this.delays,
+        });
+        if (this.stopping) return;
+        await ch.prefetch(opts.prefetch ?? 20);
+        const { consumerTag } = await ch.consume(opts.queue, (msg) => {
+          if (!msg) return;
+          const p = this.onMessage(ch, msg).finally(() => this.inFlight.delete(p));
+          this.inFlight.add(p);
+        });
+        this.consumerTag = consumerTag;
+        this.current = ch;
+      },
+    });
+  }
+
+  /** Resolves once the topology is declared and the subscription is live. */
+  async start(): Promise<void> {
+    await this.channel.waitForConnect();
+  }
+
+  private count(outcome: 'ack' | 'retry' | 'dead_letter' | 'duplicate') {
+    this.opts.metrics.messagesConsumed().inc({ queue: this.opts.queue, outcome });
+  }
+
+  private async onMessage(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const { logger } = this.opts;
+    const attempt = Number(msg.properties.headers?.[RETRY_HEADER] ?? 0) || 0;
+    const final = attempt >= this.delays.length;
+    let event: EventEnvelope | undefined;
+    try {
+      event = parseEnvelope(msg);
+      const result = await this.opts.handle(event, { attempt, final, message: msg });
+      ch.ack(msg);
+      this.count(result === 'duplicate' ? 'duplicate' : 'ack');
+    } catch (err) {
+      const ctx = { err, eventId: event?.id, type: event?.type, attempt, queue: this.opts.queue };
+      if (err instanceof PermanentError || final) {
+        logger.error(ctx, 'message dead-lettered');
+        ch.nack(msg, false, false);
+        this.count('dead_letter');
+        return;
+      }
+      const retryQueue = topologyNames(this.opts.queue, this.delays.length).retryQueues[attempt] as string;
+      try {
+        // Same body and properties (trace headers included), one more retry counted.
+        await new Promise<void>((resolve, reject) => {
+          ch.sendToQueue(
+            retryQueue,
+            msg.content,
+            {
+              ...msg.properties,
+              headers: { ...(msg.properties.headers ?? {}), [RETRY_HEADER]: attempt + 1 },
+            },
+            (e) => (e ? reject(e) : resolve()),
+          );
+        });
+        ch.ack(msg);
+        this.count('retry');
+        logger.warn(
+          { ...ctx, retryQueue, delayMs: this.delays[attempt] },
+          'message handling failed; retrying later',
+        );
+      } catch (e2) {
+        // Could not park it for a retry: put it back (redelivered now).
+        logger.warn({ err: e2, eventId: event?.id }, 'retry publish failed; requeueing');
+        ch.nack(msg, false, true);
+      }
+    }
+  }
+
+  /** Stops taking messages, lets the ones in hand finish, closes the channel. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.current && this.consumerTag) await this.current.cancel(this.consumerTag).catch(() => {});
+    await Promise.allSettled([...this.inFlight]);
+    await this.channel.close();
+  }
+}

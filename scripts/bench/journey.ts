@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:journey`: order placement through the gateway, all five services as real
+ * processes on this machine (fresh databases, vhost, keys: nothing of a running platform is
+ * touched). Drives a FIXED rate (autocannon overallRate) and prints:
+ *   orders/s (2xx), p50/p99 latency, each service's peak RSS (VmHWM), and the time from the
+ *   last order until the outbox is drained and every order.created has a recorded notification.
+ * Targets (issue 4): >= 400 orders/s sustained, p99 < 150 ms, all events delivered <= 5 s after
+ * the load stops, every service < 250 MB RSS. Figures are printed met or not; the exit code is 0
+ * unless the run itself broke.
+ *
+ * Settings: RATE (orders/s, default 400), DURATION (s, default 20), CONNECTIONS (default 64),
+ * USERS (default 40), WARMUP (s, default 3), TELEMETRY=0 to start the services without the
+ * tracing preload (to see its cost; production runs with it), START_MODE=dist to run the compiled
+ * services as a container does (`npm run build` first).
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RATE = Number(process.env.RATE ?? 400);
+const DURATION = Number(process.env.DURATION ?? 20);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
+const USERS = Number(process.env.USERS ?? 40);
+const WARMUP = Number(process.env.WARMUP ?? 3);
+const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
+
+interface Stack {
+  gateway: string;
+  procs: Record<string, { pid?: number }>;
+  databases: Record<'users' | 'catalog' | 'orders' | 'notifications', { url: string }>;
+  stop(): Promise<void>;
+}
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+
+/** Peak resident set size of a process (kB → MB), from /proc (Linux). */
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function main() {
+  const loadBefore = os.loadavg();
+  // The shipped flags, with the gateway's per-user rate limit out of the way of a load test.
+  const flagDir = mkdtempSync(path.join(tmpdir(), 'bench-flags-'));
+  const flagsFile = path.join(flagDir, 'flags.json');
+  copyFileSync(path.join(ROOT, 'config/flags/flags.json'), flagsFile);
+  const flags = JSON.parse(readFileSync(flagsFile, 'utf8'));
+  const limit = flags.flags['gateway.rate-limit-per-minute'];
+  if (limit) {
+    limit.variants.bench = 10_000_000;
+    limit.defaultVariant = 'bench';
+  }
+  writeFileSync(flagsFile, JSON.stringify(flags));
+
+  const { startStack } = (await import(pathToFileURL(path.join(ROOT, 'tests/e2e/stack.ts')).href)) as {
+    startStack(o: Record<string, unknown>): Promise<Stack>;
+  };
+  say(`starting the five services (fresh databases)…`);
+  const stack = await startStack({
+    flagsFile,
+    logLevel: 'warn',
+    telemetry: process.env.TELEMETRY !== '0',
+    dist: process.env.START_MODE === 'dist',
+  });
+  const ordersDb = new pg.Pool({ connectionString: stack.databases.orders.url, max: 2 });
+  const notifDb = new pg.Pool({ connectionString: stack.databases.notifications.url, max: 2 });
+  const catalogDb = new pg.Pool({ connectionString: stack.databases.catalog.url, max: 2 });
+  try {
+    await catalogDb.query(`UPDATE products SET doc = jsonb_set(doc, '{stock}', '100000000')`);
+    const products = (await catalogDb.query<{ id: string }>('SELECT id FROM products')).rows.map((r) => r.id);
+
+    say(`registering ${USERS} users…`);
+    const tokens: string[] = [];
+    for (let i = 0; i < USERS; i++) {
+      const email = `bench-${Date.now()}-${i}@example.test`;
+      const password = `bench-password-${i}-${Math.random().toString(36).slice(2)}`;
+      const post = (p: string, body: unknown) =>
+        fetch(`${stack.gateway}${p}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const reg = await post('/api/auth/register', { email, password, name: `Bench ${i}` });
+      if (reg.status !== 201) throw new Error(`register: ${reg.status} ${await reg.text()}`);
+      const login = await post('/api/auth/login', { email, password });
+      if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
+      tokens.push(((await login.json()) as { accessToken: string }).accessToken);
+    }
+
+    let n = 0;
+    const orderRequest: autocannon.Request = {
+      method: 'POST',
+      path: '/api/orders',
+      setupRequest: (req) => {
+        n++;
+        return {
+          ...req,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${tokens[n % tokens.length]}`,
+          },
+          body: JSON.stringify({
+            items: [{ productId: products[n % products.length], quantity: 1 + (n % 2) }],
+          }),
+        };
+      },
+    };
+    const run = (duration: number) =>
+      autocannon({
+        url: stack.gateway,
+        connections: CONNECTIONS,
+        duration,
+        overallRate: RATE,
+        requests: [orderRequest],
+      });
+    if (WARMUP > 0) {
+      say(`warm-up ${WARMUP} s…`);
+      await run(WARMUP);
+    }
+    say(`load: ${RATE} orders/s offered for ${DURATION} s over ${CONNECTIONS} connections…`);
+    const cpuBefore = Object.fromEntries(SERVICES.map((s) => [s, cpuSeconds(stack.procs[s]?.pid)]));
+    const res = await run(DURATION);
+    const loadEnded = performance.now();
+    const cpuUsed = Object.fromEntries(
+      SERVICES.map((s) => [s, cpuSeconds(stack.procs[s]?.pid) - (cpuBefore[s] ?? 0)]),
+    );
+
+    // Drain: outbox empty and every order.created notified.
+    const ordersCount = async () =>
+      Number((await ordersDb.query('SELECT count(*) AS n FROM orders')).rows[0].n);
+    let totalOrders = await ordersCount();
+    let drainedMs = Number.NaN;
+    let pendingOutbox = -1;
+    let notified = -1;
+    const deadline = loadEnded + 60_000;
+    while (performance.now() < deadline) {
+      totalOrders = await ordersCount();
+      pendingOutbox = Number(
+        (await ordersDb.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0].n,
+      );
+      notified = Number(
+        (await notifDb.query(`SELECT count(*) AS n FROM processed_events WHERE event_type = 'order.created'`))
+          .rows[0].n,
+      );
+      if (pendingOutbox === 0 && notified >= totalOrders) {
+        drainedMs = performance.now() - loadEnded;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    const ok = res['2xx'];
+    const cpuTotal = SERVICES.reduce((sum, s) => sum + (cpuUsed[s] ?? 0), 0);
+    const ordersPerSecond = ok / DURATION;
+    const p50 = res.latency.p50;
+    const p99 = res.latency.p99;
+    const rss = Object.fromEntries(SERVICES.map((s) => [s, peakRssMb(stack.procs[s]?.pid)]));
+    const mark = (met: boolean) => (met ? 'met' : 'NOT met');
+    say('');
+    say('bench:journey results');
+    say(
+      `  offered rate            ${RATE} orders/s for ${DURATION} s (${CONNECTIONS} connections, ${USERS} users)`,
+    );
+    say(
+      `  orders created (2xx)    ${ok}   non-2xx ${res.non2xx}   errors ${res.errors}   timeouts ${res.timeouts}`,
+    );
+    say(
+      `  orders/s                ${ordersPerSecond.toFixed(1)}   target >= 400: ${mark(ordersPerSecond >= 400)}`,
+    );
+    say(`  latency p50             ${p50} ms`);
+    say(`  latency p99             ${p99} ms   target < 150 ms: ${mark(p99 < 150)}`);
+    say(
+      `  drained after load      ${Number.isNaN(drainedMs) ? `not within 60 s (outbox pending ${pendingOutbox}, notified ${notified}/${totalOrders})` : `${(drainedMs / 1000).toFixed(2)} s`}   target <= 5 s: ${mark(drainedMs <= 5000)}`,
+    );
+    say(`  orders in database      ${totalOrders} (warm-up included); notified ${notified}`);
+    for (const s of SERVICES)
+      say(
+        `  ${s.padEnd(21)} peak RSS ${rss[s]?.toFixed(0)} MB (target < 250 MB: ${mark((rss[s] ?? 999) < 250)}), CPU during load ${cpuUsed[s]?.toFixed(1)} s`,
+      );
+    say(
+      `  service CPU per order   ${((cpuTotal / Math.max(ok, 1)) * 1000).toFixed(1)} ms (five services; PostgreSQL and RabbitMQ not counted)`,
+    );
+    say(
+      `  (${os.cpus().length} cores; load average before the run ${loadBefore.map((l) => l.toFixed(1)).join(' ')})`,
+    );
+    say('');
+  } finally {
+    await Promise.allSettled([ordersDb.end(), notifDb.end(), catalogDb.end()]);
+    await stack.stop();
+    rmSync(flagDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:journey failed: ${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,151 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@mdp/platform/logger';
+import CircuitBreaker from 'opossum';
+import { Agent, request } from 'undici';
+import {
+  type Inventory,
+  InventoryUnavailableError,
+  type ReservedLine,
+  type ReserveItem,
+  StockRefusedError,
+} from '../domain/ports.js';
+
+/** product-service answered with a 4xx: a real answer, never retried, never counted against the circuit. */
+class RefusedResponse extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: { productId?: string },
+  ) {
+    super(message);
+    this.name = 'RefusedResponse';
+  }
+}
+
+export interface ProductClientOptions {
+  baseUrl: string;
+  logger: Logger;
+  /** Per attempt. */
+  timeoutMs?: number;
+  /** Extra attempts for idempotent calls (reserve and release are, per order id). */
+  retries?: number;
+  breaker?: { resetTimeoutMs?: number; errorThresholdPercentage?: number; volumeThreshold?: number };
+}
+
+/**
+ * HTTP client for product-service's internal stock API: a timeout on every attempt, retries
+ * with backoff (both calls are idempotent per order id), and an opossum circuit breaker so
+ * that, while product-service is down, callers fail in microseconds instead of waiting.
+ */
+export class ProductServiceClient implements Inventory {
+  readonly breaker: CircuitBreaker<[string, unknown], unknown>;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  /** Keep-alive connection pool to product-service (undici's request: far cheaper than fetch). */
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: ProductClientOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.retries = opts.retries ?? 2;
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
+    this.breaker = new CircuitBreaker((path: string, body: unknown) => this.post(path, body), {
+      name: 'product-service',
+      timeout: false, // each attempt has its own AbortSignal timeout
+      resetTimeout: opts.breaker?.resetTimeoutMs ?? 5000,
+      errorThresholdPercentage: opts.breaker?.errorThresholdPercentage ?? 50,
+      volumeThreshold: opts.breaker?.volumeThreshold ?? 5,
+      rollingCountTimeout: 10_000,
+      errorFilter: (err) => err instanceof RefusedResponse,
+    });
+    this.breaker.on('open', () => opts.logger.warn('product-service circuit opened: failing fast'));
+    this.breaker.on('halfOpen', () => opts.logger.info('product-service circuit half-open: probing'));
+    this.breaker.on('close', () => opts.logger.info('product-service circuit closed'));
+  }
+
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const res = await request(new URL(path, this.opts.baseUrl), {
+      method: 'POST',
+      dispatcher: this.agent,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.body.text();
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (res.statusCode >= 200 && res.statusCode < 300) return json;
+    const error = (json.error ?? {}) as { code?: string; message?: string; details?: { productId?: string } };
+    if (res.statusCode >= 400 && res.statusCode < 500)
+      throw new RefusedResponse(
+        res.statusCode,
+        error.code ?? 'UNKNOWN',
+        error.message ?? 'refused',
+        error.details,
+      );
+    throw new Error(`product-service answered ${res.statusCode}: ${error.message ?? 'error'}`);
+  }
+
+  /** Fires through the breaker, retrying failures (not refusals) with backoff. */
+  private async call(path: string, body: unknown): Promise<unknown> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.breaker.fire(path, body);
+      } catch (err) {
+        if (err instanceof RefusedResponse) throw err;
+        const open = (err as { code?: string }).code === 'EOPENBREAKER';
+        if (open || attempt >= this.retries)
+          throw new InventoryUnavailableError(
+            open
+              ? 'product-service circuit is open'
+              : `product-service unavailable: ${(err as Error).message}`,
+            open,
+          );
+        attempt++;
+        await sleep(50 * 3 ** (attempt - 1));
+      }
+    }
+  }
+
+  async reserve(orderId: string, items: ReserveItem[]): Promise<ReservedLine[]> {
+    try {
+      const res = (await this.call('/internal/reservations', { orderId, items })) as {
+        lines: ReservedLine[];
+      };
+      return res.lines.map(({ productId, sku, name, quantity, unitPrice }) => ({
+        productId,
+        sku,
+        name,
+        quantity,
+        unitPrice,
+      }));
+    } catch (err) {
+      if (!(err instanceof RefusedResponse)) throw err;
+      if (err.code === 'INSUFFICIENT_STOCK')
+        throw new StockRefusedError('insufficient_stock', err.message, err.details?.productId);
+      if (err.code === 'UNKNOWN_PRODUCT')
+        throw new StockRefusedError('unknown_product', err.message, err.details?.productId);
+      if (err.code === 'RESERVATION_RELEASED') throw new StockRefusedError('already_released', err.message);
+      throw new InventoryUnavailableError(
+        `product-service refused the reservation: ${err.status} ${err.message}`,
+      );
+    }
+  }
+
+  async release(orderId: string): Promise<void> {
+    try {
+      await this.call(`/internal/reservations/${encodeURIComponent(orderId)}/release`, undefined);
+    } catch (err) {
+      if (err instanceof RefusedResponse)
+        throw new InventoryUnavailableError(
+          `product-service refused the release: ${err.status} ${err.message}`,
+        );
+      throw err;
+    }
+  }
+
+  shutdown(): void {
+    this.breaker.shutdown();
+    void this.agent.close();
+  }
+}

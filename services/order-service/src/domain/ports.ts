@@ -1,0 +1,79 @@
+import type { Money, Order } from './order.js';
+
+export interface ReserveItem {
+  productId: string;
+  quantity: number;
+}
+
+export interface ReservedLine {
+  productId: string;
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPrice: Money;
+}
+
+/** Stock in product-service. Both calls are idempotent per order id. */
+export interface Inventory {
+  reserve(orderId: string, items: ReserveItem[]): Promise<ReservedLine[]>;
+  release(orderId: string): Promise<void>;
+}
+
+/** The inventory said no (not a failure of the inventory itself). */
+export class StockRefusedError extends Error {
+  constructor(
+    readonly reason: 'insufficient_stock' | 'unknown_product' | 'already_released',
+    message: string,
+    readonly productId?: string,
+  ) {
+    super(message);
+    this.name = 'StockRefusedError';
+  }
+}
+
+/** product-service cannot be reached, timed out, failed, or its circuit is open. */
+export class InventoryUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly circuitOpen = false,
+  ) {
+    super(message);
+    this.name = 'InventoryUnavailableError';
+  }
+}
+
+/** An event to publish through the outbox, in the same transaction as the state change. */
+export interface DomainEvent {
+  type: 'order.created' | 'order.cancelled';
+  data: Record<string, unknown>;
+}
+
+export interface IdempotentResult {
+  requestHash: string;
+  order: Order;
+}
+
+export interface OrderStore {
+  findByIdempotencyKey(userId: string, key: string): Promise<IdempotentResult | null>;
+  /**
+   * Inserts the order, its idempotency key (if any) and its event in one transaction.
+   * Returns 'duplicate' (with the first result) when the key was taken meanwhile.
+   */
+  insert(
+    order: Order,
+    event: DomainEvent,
+    idempotency?: { key: string; requestHash: string },
+  ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }>;
+  get(id: string): Promise<Order | null>;
+  /** Newest first; `after` = the last order of the previous page (created_at, id). */
+  listByUser(
+    userId: string,
+    opts: { limit: number; after?: { createdAt: string; id: string } },
+  ): Promise<Order[]>;
+  /** Saves a status change and its event in one transaction, if the status is still `from`. */
+  saveTransition(order: Order, from: Order['status'], event: DomainEvent): Promise<boolean>;
+  /** A release that must still happen (product-service was unreachable): retried in the background. */
+  recordPendingRelease(orderId: string, reason: string): Promise<void>;
+  takePendingReleases(limit: number): Promise<string[]>;
+  clearPendingRelease(orderId: string): Promise<void>;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from '@mdp/platform/logger';
+import type {
+  ListQuery,
+  NewProduct,
+  Page,
+  Product,
+  ProductPatch,
+  ProductRepository,
+  Reservation,
+  ReserveLine,
+} from './product.js';
+import { normalizeLines } from './product.js';
+
+/** Read cache port. Every method degrades silently (a miss, a no-op) when the cache is away. */
+export interface ProductCache {
+  getProduct(id: string): Promise<Product | undefined>;
+  setProduct(product: Product): Promise<void>;
+  /** Read-through for a list page: the cached page, or `load()` (then cached). */
+  list(query: ListQuery, load: () => Promise<Page>): Promise<Page>;
+  /** Drops the products' entries and every cached list page. */
+  invalidate(ids: string[]): Promise<void>;
+}
+
+export interface StockLowEvent {
+  productId: string;
+  sku: string;
+  name: string;
+  stock: number;
+  threshold: number;
+}
+
+/** Where `product.stock_low` goes (RabbitMQ in production). */
+export interface CatalogEvents {
+  stockLow(event: StockLowEvent): Promise<void>;
+}
+
+export const MAX_LIMIT = 100;
+export const DEFAULT_LIMIT = 20;
+
+/** The catalog's use cases: reads through the cache, writes invalidate it, stock thresholds raise events. */
+export class Catalog {
+  constructor(
+    private readonly deps: {
+      repo: ProductRepository;
+      cache: ProductCache;
+      events: CatalogEvents;
+      logger: Logger;
+      stockLowThreshold: number;
+    },
+  ) {}
+
+  async list(query: Partial<ListQuery>): Promise<Page> {
+    const q: ListQuery = {
+      q: query.q?.trim() || undefined,
+      category: query.category || undefined,
+      limit: Math.min(Math.max(query.limit ?? DEFAULT_LIMIT, 1), MAX_LIMIT),
+      cursor: query.cursor || undefined,
+    };
+    return this.deps.cache.list(q, () => this.deps.repo.list(q));
+  }
+
+  async get(id: string): Promise<Product | null> {
+    const cached = await this.deps.cache.getProduct(id);
+    if (cached) return cached;
+    const product = await this.deps.repo.get(id);
+    if (product) await this.deps.cache.setProduct(product);
+    return product;
+  }
+
+  async create(input: NewProduct): Promise<Product> {
+    const product = await this.deps.repo.create(input);
+    await this.deps.cache.invalidate([product.id]);
+    return product;
+  }
+
+  async update(id: string, patch: ProductPatch): Promise<Product | null> {
+    const before = patch.stock === undefined ? null : await this.deps.repo.get(id);
+    const product = await this.deps.repo.update(id, patch);
+    await this.deps.cache.invalidate([id]);
+    if (product && before) this.checkThreshold(product, before.stock, product.stock);
+    return product;
+  }
+
+  async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
+    const reservation = await this.deps.repo.reserve(orderId, normalizeLines(lines));
+    if (reservation.changed) {
+      await this.deps.cache.invalidate(reservation.lines.map((l) => l.productId));
+      for (const l of reservation.lines)
+        this.checkThreshold({ id: l.productId, sku: l.sku, name: l.name }, l.stockBefore, l.stock);
+    }
+    return reservation;
+  }
+
+  async release(orderId: string): Promise<Reservation> {
+    const reservation = await this.deps.repo.release(orderId);
+    if (reservation.changed) await this.deps.cache.invalidate(reservation.lines.map((l) => l.productId));
+    return reservation;
+  }
+
+  /** Raises `product.stock_low` once per downward crossing of the threshold. */
+  private checkThreshold(p: Pick<Product, 'id' | 'sku' | 'name'>, before: number, after: number): void {
+    const threshold = this.deps.stockLowThreshold;
+    if (!(before >= threshold && after < threshold)) return;
+    const event = { productId: p.id, sku: p.sku, name: p.name, stock: after, threshold };
+    // Best effort after the commit: a lost stock_low is a late restock alert, not lost money.
+    this.deps.events.stockLow(event).catch((err) => {
+      this.deps.logger.warn({ err, productId: p.id }, 'product.stock_low not published');
+    });
+  }
+}

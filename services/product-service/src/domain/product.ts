@@ -1,0 +1,125 @@
+/** Money as an integer count of minor units plus an ISO 4217 currency (contract). */
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+export interface Product {
+  id: string;
+  sku: string;
+  name: string;
+  description: string;
+  category: string;
+  price: Money;
+  stock: number;
+}
+
+export type NewProduct = Omit<Product, 'id'>;
+export type ProductPatch = Partial<Omit<Product, 'id'>>;
+
+export interface ListQuery {
+  q?: string | undefined;
+  category?: string | undefined;
+  limit: number;
+  /** Opaque: the id of the last item of the previous page. */
+  cursor?: string | undefined;
+}
+
+export interface Page {
+  items: Product[];
+  nextCursor: string | null;
+}
+
+export interface ReserveLine {
+  productId: string;
+  quantity: number;
+}
+
+/** What a reservation took, priced from the catalog at that moment. */
+export interface ReservedLine {
+  productId: string;
+  sku: string;
+  name: string;
+  quantity: number;
+  unitPrice: Money;
+  /** Stock left after this reservation (or release). */
+  stock: number;
+  /** Stock before the change: the domain sees thresholds crossed. */
+  stockBefore: number;
+}
+
+export interface Reservation {
+  orderId: string;
+  status: 'reserved' | 'released';
+  lines: ReservedLine[];
+  /** False when this call found the reservation already made (an idempotent replay). */
+  changed: boolean;
+}
+
+/** Why a reservation was refused. */
+export class ReservationError extends Error {
+  constructor(
+    readonly reason: 'insufficient_stock' | 'unknown_product' | 'already_released' | 'in_progress',
+    readonly productId?: string,
+  ) {
+    super(
+      reason === 'insufficient_stock'
+        ? `not enough stock for product ${productId}`
+        : reason === 'unknown_product'
+          ? `unknown product ${productId}`
+          : reason === 'in_progress'
+            ? 'a reservation for this order id is in progress; retry'
+            : 'this order id was released; it cannot reserve again',
+    );
+    this.name = 'ReservationError';
+  }
+}
+
+export class DuplicateSkuError extends Error {
+  constructor(readonly sku: string) {
+    super(`a product with sku ${sku} exists`);
+    this.name = 'DuplicateSkuError';
+  }
+}
+
+/**
+ * The catalog store. Adapters: PostgreSQL (JSONB documents) and MongoDB. Both pass
+ * test/repository.contract.ts.
+ */
+export interface ProductRepository {
+  readonly kind: 'postgres' | 'mongodb';
+  /** Creates tables/collections and indexes if missing (idempotent). */
+  init(): Promise<void>;
+  list(query: ListQuery): Promise<Page>;
+  get(id: string): Promise<Product | null>;
+  create(product: NewProduct): Promise<Product>;
+  update(id: string, patch: ProductPatch): Promise<Product | null>;
+  /**
+   * All lines or none; never below zero; idempotent per order id (a replay returns the first
+   * result with changed=false). A released order id cannot reserve again.
+   */
+  reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation>;
+  /**
+   * Gives the stock back; idempotent. Releasing an order id that never reserved records the
+   * release, so a late reserve for it is refused (status 'released', no lines).
+   */
+  release(orderId: string): Promise<Reservation>;
+  /** Inserts these products (with their ids) if the store holds none; returns how many. */
+  seed(products: Product[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Merges equal product ids and orders lines by id (a fixed lock order: no deadlocks). */
+export function normalizeLines(lines: ReserveLine[]): ReserveLine[] {
+  const merged = new Map<string, number>();
+  for (const l of lines) merged.set(l.productId, (merged.get(l.productId) ?? 0) + l.quantity);
+  return [...merged]
+    .map(([productId, quantity]) => ({ productId, quantity }))
+    .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
+}
+
+export const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+export function decodeCursor(cursor: string): string | null {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  return /^[A-Za-z0-9-]{1,64}$/.test(id) ? id : null;
+}

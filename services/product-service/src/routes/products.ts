@@ -1,0 +1,90 @@
+import { conflict, notFound } from '@mdp/platform/errors';
+import type { HttpApp } from '@mdp/platform/http';
+import { bearerSecurity } from '@mdp/platform/openapi';
+import { Type } from '@sinclair/typebox';
+import { type Catalog, DEFAULT_LIMIT, MAX_LIMIT } from '../domain/catalog.js';
+import { DuplicateSkuError } from '../domain/product.js';
+import type { RouteAuth } from './auth.js';
+import { Id, NewProductSchema, ProductPatchSchema, ProductSchema } from './schemas.js';
+
+export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: RouteAuth }) {
+  const { catalog, auth } = deps;
+  const admin = [auth.authenticate, auth.requireRole('admin')];
+
+  app.get(
+    '/products',
+    {
+      schema: {
+        tags: ['products'],
+        querystring: Type.Object({
+          q: Type.Optional(Type.String({ maxLength: 200 })),
+          category: Type.Optional(Type.String({ maxLength: 100 })),
+          limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(ProductSchema),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async (request) => catalog.list(request.query),
+  );
+
+  app.get(
+    '/products/:id',
+    { schema: { tags: ['products'], params: Type.Object({ id: Id }), response: { 200: ProductSchema } } },
+    async (request) => {
+      const product = await catalog.get(request.params.id);
+      if (!product) throw notFound(`no product ${request.params.id}`);
+      return product;
+    },
+  );
+
+  app.post(
+    '/products',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['products'],
+        security: bearerSecurity,
+        body: NewProductSchema,
+        response: { 201: ProductSchema },
+      },
+    },
+    async (request, reply) => {
+      try {
+        return reply.code(201).send(await catalog.create(request.body));
+      } catch (err) {
+        if (err instanceof DuplicateSkuError) throw conflict(err.message, 'DUPLICATE_SKU');
+        throw err;
+      }
+    },
+  );
+
+  app.patch(
+    '/products/:id',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['products'],
+        security: bearerSecurity,
+        params: Type.Object({ id: Id }),
+        body: ProductPatchSchema,
+        response: { 200: ProductSchema },
+      },
+    },
+    async (request) => {
+      try {
+        const product = await catalog.update(request.params.id, request.body);
+        if (!product) throw notFound(`no product ${request.params.id}`);
+        return product;
+      } catch (err) {
+        if (err instanceof DuplicateSkuError) throw conflict(err.message, 'DUPLICATE_SKU');
+        throw err;
+      }
+    },
+  );
+}
