@@ -69,7 +69,8 @@ RUN mkdir -p /out \
  && while read -r ws; do \
       mkdir -p "/out/$ws" \
       && tar -C "$ws" --exclude=./src --exclude=./test --exclude=./dist/test --exclude='./tsconfig*.json' \
-           --exclude='*.tsbuildinfo' --exclude='*.d.ts' --exclude='*.d.ts.map' -cf - . | tar -C "/out/$ws" -xf - ; \
+           --exclude='*.tsbuildinfo' --exclude='*.d.ts' --exclude='*.map' --exclude='*.test.js' \
+           --exclude='./dist/src/test-support.js' -cf - . | tar -C "/out/$ws" -xf - ; \
     done < /app/.workspaces
 
 # ---- runtime ------------------------------------------------------------------------------------

@@ -89,6 +89,10 @@ echo "make-base-images: built $MDP_STANDIN_BUILD_BASE (node $node_version)"
 rt="$work/runtime"
 mkdir -p "$rt/nodejs/bin" "$rt/etc" "$rt/tmp" "$rt/home/nonroot" "$rt/root" "$rt/proc" "$rt/sys" "$rt/dev"
 install -m 0755 "$node_bin" "$rt/nodejs/bin/node"
+# Merged /usr like bookworm itself: /lib and /lib64 are links, so no library is stored twice.
+mkdir -p "$rt/usr/lib" "$rt/usr/lib64"
+ln -s usr/lib "$rt/lib"
+ln -s usr/lib64 "$rt/lib64"
 # Every shared object the binary needs, as the bookworm tree's own loader resolves it.
 chroot "$rootfs" /usr/bin/ldd /usr/local/bin/node | awk '/=> \// { print $3 } /^\s*\/[^ ]+ \(/ { print $1 }' |
   while read -r lib; do
@@ -102,7 +106,7 @@ for pkg in libc6 libgcc-s1 libstdc++6; do
   chroot "$rootfs" dpkg -L "$pkg" | grep -E '\.so(\.[0-9.]+)?$' | grep -v /gconv/ | while read -r f; do
     if [ -e "$rootfs$f" ] || [ -L "$rootfs$f" ]; then
       mkdir -p "$rt$(dirname "$f")"
-      cp -a "$rootfs$f" "$rt$f"
+      cp -a --remove-destination "$rootfs$f" "$rt$f"
     fi
   done
 done
