@@ -46,6 +46,50 @@ before(async () => {
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
+function runFixture(env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=mdp-source',
+      '--import',
+      '@mdp/platform/telemetry',
+      '--import',
+      'tsx',
+      'packages/platform/test/fixtures/traced-app.ts',
+    ],
+    { cwd: repoRoot, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise<{ code: number | null; stderr: string; logs: Record<string, unknown>[] }>((resolve) =>
+    child.on('exit', (code) =>
+      resolve({
+        code,
+        stderr,
+        logs: stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l)),
+      }),
+    ),
+  );
+}
+
+test('without an endpoint spans are not recorded, but context still propagates and logs carry trace ids', async () => {
+  const { code, stderr, logs } = await runFixture({ OTEL_SERVICE_NAME: 'traced-app-quiet' });
+  assert.equal(code, 0, stderr);
+  const line = logs.find((l) => l.msg === 'product read');
+  const traceparent = String(line?.traceparent ?? '');
+  assert.match(
+    traceparent,
+    /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/,
+    'the outgoing call carried a traceparent',
+  );
+  assert.equal(line?.trace_id, traceparent.split('-')[1], 'the server joined the caller trace');
+});
+
 test('the preload produces route spans, exports them over OTLP/HTTP and stamps log lines with the trace id', async () => {
   const child = spawn(
     process.execPath,
