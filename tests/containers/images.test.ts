@@ -20,7 +20,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '@mdp/platform/testing';
-import { containerEnv, createStack, freePort, httpStatus, mustRun, ROOT, run, type Stack } from './stack.js';
+import { shopJourney } from '../e2e/journey.js';
+import {
+  containerEnv,
+  createStack,
+  freePort,
+  HARDENED,
+  httpStatus,
+  mustRun,
+  ROOT,
+  run,
+  type Stack,
+} from './stack.js';
 
 const OWNER = 'mdp-ci';
 const MAX_IMAGE_BYTES = 150 * 1000 * 1000;
@@ -240,6 +251,25 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       assert.equal(info.HostConfig.ReadonlyRootfs, true);
     }
     t.diagnostic(`all ${st.runs.length} containers ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  it('the end-to-end shop journey passes against the containers, through the gateway only', async (t) => {
+    const st = stack as Stack;
+    const product = st.runs.find((r) => r.service === 'product-service');
+    const catalogUrl = product?.migrate?.PRODUCT_DB_URL as string;
+    // The demo catalog, loaded by the image's own seed command (into the empty store).
+    await mustRun('podman', [
+      'run',
+      '--rm',
+      ...HARDENED,
+      '-e',
+      `PRODUCT_DB_URL=${catalogUrl}`,
+      image('product-service'),
+      'dist/src/seed.js',
+    ]);
+    const started = Date.now();
+    await shopJourney(st.gatewayUrl);
+    t.diagnostic(`journey against the containers in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
   it('on SIGTERM every container exits 0 within the 10 s shutdown timeout (image default drain 3 s)', async (t) => {
