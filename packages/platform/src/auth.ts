@@ -203,3 +203,22 @@ export function requireRole(...roles: Role[]) {
     if (!roles.includes(request.user.role)) throw forbidden(`requires role ${roles.join(' or ')}`);
   };
 }
+
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** What routes need from authentication; services take it as a dependency of `buildApp`. */
+export interface RouteAuth {
+  authenticate: AuthHook;
+  requireRole(role: Role): AuthHook;
+}
+
+/** RouteAuth over access tokens verified with `publicKey`. */
+export function jwtRouteAuth(publicKey: PublicKeyInput): RouteAuth {
+  return { authenticate: authenticate(publicKey), requireRole: (role) => requireRole(role) };
+}
+
+/** The signed-in caller of a route that runs `authenticate` first. */
+export function userOf(request: FastifyRequest): AuthUser {
+  if (!request.user) throw new Error('route needs authenticate before it');
+  return request.user;
+}
