@@ -11,7 +11,6 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -86,17 +85,9 @@ export async function mustRun(cmd: string, args: string[], opts: RunOpts = {}) {
   return r.stdout.trim();
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '@mdp/platform/testing';
+
+export { freePort };
 
 export async function httpStatus(url: string): Promise<number> {
   try {
