@@ -87,6 +87,29 @@ const STATUS_CODES: Record<number, string> = {
   504: 'GATEWAY_TIMEOUT',
 };
 
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
+const OUTAGE_MESSAGES =
+  /Connection is closed|Command timed out|Reached the max retries per request|Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable/;
+
+/**
+ * A datastore or broker that is down or too slow (pg, ioredis, amqplib errors): the request is
+ * answered 503 with Retry-After, which callers may retry, instead of a generic 500.
+ */
+export function isDependencyOutage(error: unknown): boolean {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+  if (!e) return false;
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return typeof e.message === 'string' && OUTAGE_MESSAGES.test(e.message);
+}
+
 /** Maps any thrown error to the contract's error shape; only real faults are 5xx. */
 export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof AppError) {
@@ -104,6 +127,13 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     return reply.code(status).send(errorBody(request, STATUS_CODES[status] ?? 'BAD_REQUEST', fe.message));
+  }
+  if (isDependencyOutage(error)) {
+    request.log.warn({ err: error }, 'dependency unavailable');
+    reply.header('retry-after', '1');
+    return reply
+      .code(503)
+      .send(errorBody(request, 'DEPENDENCY_UNAVAILABLE', 'a dependency is unavailable; retry'));
   }
   request.log.error({ err: error }, 'unhandled error');
   return reply

@@ -117,3 +117,27 @@ describe('health registry', () => {
     assert.throws(() => h.add('a', async () => {}), /registered twice/);
   });
 });
+
+describe('a datastore outage during a request', () => {
+  test('is a 503 with Retry-After in the contract shape, not a 500', async () => {
+    const redis = createRedis('redis://127.0.0.1:1', { timeoutMs: 200 });
+    const pool = createPgPool('postgres://postgres@127.0.0.1:1/none', {
+      applicationName: 'outage-test',
+      timeoutMs: 300,
+    });
+    try {
+      const { app } = testApp();
+      app.get('/cached', { schema: {} }, async () => ({ v: await redis.get('k') }));
+      app.get('/stored', { schema: {} }, async () => (await pool.query('SELECT 1 AS v')).rows[0]);
+      for (const url of ['/cached', '/stored']) {
+        const res = await app.inject({ url });
+        assert.equal(res.statusCode, 503, `${url}: ${res.body}`);
+        assert.equal(res.headers['retry-after'], '1');
+        assert.equal(res.json().error.code, 'DEPENDENCY_UNAVAILABLE');
+      }
+    } finally {
+      redis.disconnect();
+      await pool.end();
+    }
+  });
+});
