@@ -53,6 +53,8 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Published rows older than this are deleted. */
   retentionMs?: number;
+  /** After a batch went out, wait this long so the next wake-ups are served as one batch. */
+  coalesceMs?: number;
 }
 
 /**
@@ -65,16 +67,19 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private woken = false;
   private listener: pg.PoolClient | undefined;
   private lastCleanup = 0;
   private readonly intervalMs: number;
   private readonly batchSize: number;
   private readonly retentionMs: number;
+  private readonly coalesceMs: number;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.batchSize = opts.batchSize ?? 100;
     this.retentionMs = opts.retentionMs ?? 24 * 3600 * 1000;
+    this.coalesceMs = opts.coalesceMs ?? 10;
   }
 
   /** Publishes one batch; returns how many rows were published. */
@@ -140,7 +145,7 @@ export class OutboxRelay {
     if (this.listener) return;
     try {
       const client = await this.opts.pool.connect();
-      client.on('notification', () => this.wake?.());
+      client.on('notification', () => this.notified());
       client.on('error', () => {
         this.listener = undefined;
         client.release(true);
@@ -152,42 +157,67 @@ export class OutboxRelay {
     }
   }
 
+  /** Sleeps until `ms` passed or a NOTIFY arrived; a NOTIFY that came while awake is not lost. */
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
       this.wake = () => {
         clearTimeout(timer);
+        this.wake = undefined;
         resolve();
       };
     });
   }
 
+  private notified(): void {
+    if (this.wake) this.wake();
+    else this.woken = true;
+  }
+
   private async run(): Promise<void> {
     const gauge = this.opts.metrics.outboxPending();
     let failures = 0;
+    let gaugeAt = 0;
+    const updateGauge = async (force: boolean) => {
+      // A count(*) per wake-up would cost a query per commit under load: at most once a second.
+      if (!force && Date.now() - gaugeAt < 1000) return;
+      gaugeAt = Date.now();
+      gauge.set(await this.pending());
+    };
     while (this.running) {
+      let published = 0;
       try {
         await this.listen();
+        this.woken = false; // this cycle serves every notification received so far
         let n: number;
         do {
           n = await this.drainOnce();
+          published += n;
         } while (this.running && n === this.batchSize);
-        gauge.set(await this.pending());
+        await updateGauge(published === 0);
         await this.cleanup();
         failures = 0;
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 30 === 0)
           this.opts.logger.warn({ err, failures }, 'outbox relay retrying');
-        await this.pending().then(
-          (n) => gauge.set(n),
-          () => {},
-        );
+        await updateGauge(true).catch(() => {});
       }
       if (!this.running) break;
-      await this.sleep(
-        failures ? Math.min(this.intervalMs * 2 ** Math.min(failures, 4), 10_000) : this.intervalMs,
-      );
+      if (failures) {
+        await this.sleep(Math.min(this.intervalMs * 2 ** Math.min(failures, 4), 10_000));
+      } else {
+        // Coalesce wake-ups: commits arriving within this window go out in one batch.
+        if (published > 0 && this.coalesceMs > 0) await new Promise((r) => setTimeout(r, this.coalesceMs));
+        await this.sleep(published > 0 ? 0 : this.intervalMs);
+      }
     }
   }
 
