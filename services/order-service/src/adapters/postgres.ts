@@ -2,7 +2,7 @@ import path from 'node:path';
 import { createEvent } from '@mdp/platform/events';
 import { enqueueEvent } from '@mdp/platform/outbox';
 import { packageRoot } from '@mdp/platform/paths';
-import { createPgPool } from '@mdp/platform/postgres';
+import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
@@ -41,19 +41,8 @@ const SOURCE = 'order-service';
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, fn);
   }
 
   async findByIdempotencyKey(userId: string, key: string): Promise<IdempotentResult | null> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { packageRoot } from '@mdp/platform/paths';
-import { createPgPool, migrate, pgCheck } from '@mdp/platform/postgres';
+import { createPgPool, migrate, pgCheck, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import {
   DuplicateSkuError,
@@ -133,19 +133,8 @@ export class PostgresProductRepository implements ProductRepository {
     }
   }
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, fn);
   }
 
   async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
