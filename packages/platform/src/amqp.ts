@@ -1,6 +1,5 @@
 import amqp, { type AmqpConnectionManager } from 'amqp-connection-manager';
 
-export const EVENTS_EXCHANGE = 'mdp.events';
 export const DEAD_LETTER_EXCHANGE = 'mdp.events.dlx';
 
 /**

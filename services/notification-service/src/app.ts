@@ -75,8 +75,8 @@ export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer
   const consumer = new EventConsumer(deps.amqp, {
     queue: QUEUE,
     bindings: BINDINGS,
-    retryDelaysMs: deps.retryDelaysMs ?? [1000, 5000, 15_000],
-    prefetch: deps.prefetch ?? 20,
+    retryDelaysMs: deps.retryDelaysMs,
+    prefetch: deps.prefetch,
     logger,
     metrics,
     handle: async (event, delivery) => {

@@ -38,6 +38,13 @@ const toOrder = (r: Row): Order => ({
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SOURCE = 'order-service';
 
+const O_COLUMNS = COLUMNS.split(', ')
+  .map((c) => `o.${c}`)
+  .join(', ');
+
+/** Thrown inside the insert transaction when the idempotency key is taken: rolls it back. */
+class KeyTaken extends Error {}
+
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -47,9 +54,7 @@ export class PostgresOrderStore implements OrderStore {
 
   async findByIdempotencyKey(userId: string, key: string): Promise<IdempotentResult | null> {
     const { rows } = await this.pool.query<Row & { request_hash: string }>(
-      `SELECT k.request_hash, ${COLUMNS.split(', ')
-        .map((c) => `o.${c}`)
-        .join(', ')}
+      `SELECT k.request_hash, ${O_COLUMNS}
          FROM idempotency_keys k JOIN orders o ON o.id = k.order_id
         WHERE k.user_id = $1 AND k.key = $2`,
       [userId, key],
@@ -63,33 +68,32 @@ export class PostgresOrderStore implements OrderStore {
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }> {
-    const done = await this.tx(async (c) => {
-      await c.query(`INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-        order.id,
-        order.userId,
-        order.status,
-        JSON.stringify(order.items),
-        order.total.amount,
-        order.total.currency,
-        order.createdAt,
-        order.updatedAt,
-      ]);
-      if (idempotency) {
-        const k = await c.query(
-          `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
+    try {
+      await this.tx(async (c) => {
+        await c.query(`INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+          order.id,
+          order.userId,
+          order.status,
+          JSON.stringify(order.items),
+          order.total.amount,
+          order.total.currency,
+          order.createdAt,
+          order.updatedAt,
+        ]);
+        if (idempotency) {
+          const k = await c.query(
+            `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING RETURNING key`,
-          [order.userId, idempotency.key, idempotency.requestHash, order.id],
-        );
-        if (!k.rowCount) {
-          await c.query('ROLLBACK');
-          await c.query('BEGIN');
-          return false;
+            [order.userId, idempotency.key, idempotency.requestHash, order.id],
+          );
+          if (!k.rowCount) throw new KeyTaken();
         }
-      }
-      await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
-      return true;
-    });
-    if (done) return { inserted: true };
+        await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
+      });
+      return { inserted: true };
+    } catch (err) {
+      if (!(err instanceof KeyTaken)) throw err;
+    }
     const existing = idempotency ? await this.findByIdempotencyKey(order.userId, idempotency.key) : null;
     if (!existing) throw new Error('idempotency key conflict without a stored result');
     return { inserted: false, existing };

@@ -174,7 +174,7 @@ export class Orders {
     await this.deps.inventory.release(id);
     const saved = await this.deps.store.saveTransition(cancelled, current.status, cancelledEvent(cancelled));
     if (!saved) {
-      // Changed under us (a concurrent cancel): report what it is now.
+      // Changed under us: re-check the new status (a concurrent cancel makes this a 409 INVALID_TRANSITION).
       const now = await this.deps.store.get(id);
       if (!now) throw new OrderNotFoundError(id);
       return transition(now, 'cancelled');

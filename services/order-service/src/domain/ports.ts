@@ -57,7 +57,7 @@ export interface OrderStore {
   findByIdempotencyKey(userId: string, key: string): Promise<IdempotentResult | null>;
   /**
    * Inserts the order, its idempotency key (if any) and its event in one transaction.
-   * Returns 'duplicate' (with the first result) when the key was taken meanwhile.
+   * Returns `{ inserted: false, existing }` (the first result) when the key was taken meanwhile.
    */
   insert(
     order: Order,

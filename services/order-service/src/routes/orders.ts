@@ -3,7 +3,7 @@ import type { HttpApp } from '@mdp/platform/http';
 import type { Metrics } from '@mdp/platform/metrics';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
-import { InvalidTransitionError, MixedCurrencyError, type Order } from '../domain/order.js';
+import { InvalidTransitionError, MixedCurrencyError } from '../domain/order.js';
 import { IdempotencyKeyReusedError, OrderNotFoundError, type Orders } from '../domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from '../domain/ports.js';
 import type { FaultInjector } from '../faults.js';
@@ -28,8 +28,6 @@ const OrderSchema = Type.Object({
   updatedAt: Type.String(),
 });
 const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
-
-const view = (o: Order) => o;
 
 /** Domain errors → the contract's HTTP errors. */
 function toHttp(err: unknown): unknown {
@@ -95,7 +93,7 @@ export function orderRoutes(
         await faults.beforeCreate(user.id);
         const order = await orders.place(user, request.body.items, request.headers['idempotency-key']);
         created.inc({ outcome: 'created' });
-        return reply.code(201).send(view(order));
+        return reply.code(201).send(order);
       } catch (err) {
         created.inc({ outcome: outcomeOf(err) });
         throw toHttp(err);
@@ -127,7 +125,7 @@ export function orderRoutes(
         limit: request.query.limit,
         cursor: request.query.cursor,
       });
-      return { items: page.items.map(view), nextCursor: page.nextCursor };
+      return { items: page.items, nextCursor: page.nextCursor };
     },
   );
 
@@ -144,7 +142,7 @@ export function orderRoutes(
     },
     async (request) => {
       try {
-        return view(await orders.get(userOf(request), request.params.id));
+        return await orders.get(userOf(request), request.params.id);
       } catch (err) {
         throw toHttp(err);
       }
@@ -164,7 +162,7 @@ export function orderRoutes(
     },
     async (request) => {
       try {
-        return view(await orders.cancel(userOf(request), request.params.id));
+        return await orders.cancel(userOf(request), request.params.id);
       } catch (err) {
         throw toHttp(err);
       }
