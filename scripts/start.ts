@@ -201,7 +201,7 @@ function startService(svc: Svc, shared: Record<string, string>, logDir: string):
 async function waitReady(timeoutMs: number): Promise<void> {
   const pending = new Set(services.map((s) => s.name));
   const deadline = Date.now() + timeoutMs;
-  let last: Record<string, string> = {};
+  const last: Record<string, string> = {};
   while (pending.size && Date.now() < deadline && !stopping) {
     await Promise.all(
       [...pending].map(async (name) => {
@@ -223,7 +223,6 @@ async function waitReady(timeoutMs: number): Promise<void> {
       process.stderr.write(`${name} not ready after ${timeoutMs / 1000}s: ${last[name]}\n`);
     await stopAll(1);
   }
-  last = {};
 }
 
 async function stopAll(code: number): Promise<never> {

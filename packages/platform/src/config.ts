@@ -84,6 +84,15 @@ export const amqpUrl = () => urlWithScheme(['amqp', 'amqps']);
 export const httpUrl = () => urlWithScheme(['http', 'https']);
 export const mongoOrPostgresUrl = () => urlWithScheme(['mongodb', 'mongodb+srv', 'postgres', 'postgresql']);
 
+/** A PEM in an environment variable, also accepted with literal `\n` (as some secret stores give it). */
+export const pem = (label: string) =>
+  z
+    .string()
+    .transform((v) => v.replace(/\\n/g, '\n').trim())
+    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
+      message: `must be a ${label} PEM`,
+    });
+
 export const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 export const millis = (def: number) => z.coerce.number().int().min(0).max(3_600_000).default(def);
 export const bool = (def: boolean) =>

@@ -26,6 +26,13 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
   return client;
 }
 
+/** A client that starts connecting now (errors surface through commands and /readyz). */
+export function connectRedis(url: string, opts: RedisOptions = {}): Redis {
+  const client = createRedis(url, opts);
+  client.connect().catch(() => {});
+  return client;
+}
+
 export const redisCheck = (client: Redis) => async () => {
   const pong = await client.ping();
   if (pong !== 'PONG') throw new Error(`unexpected PING answer ${pong}`);

@@ -1,12 +1,4 @@
-import { bool, httpUrl, millis, redisUrl, serviceConfig, z } from '@mdp/platform/config';
-
-const pem = (label: string) =>
-  z
-    .string()
-    .transform((v) => v.replace(/\\n/g, '\n').trim())
-    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
-      message: `must be a ${label} PEM`,
-    });
+import { bool, httpUrl, millis, pem, redisUrl, serviceConfig, z } from '@mdp/platform/config';
 
 /** Comma-separated list of allowed browser origins (`https://shop.example.com,http://localhost:5173`). */
 const origins = z

@@ -1,13 +1,4 @@
-import { amqpUrl, bool, postgresUrl, redisUrl, serviceConfig, z } from '@mdp/platform/config';
-
-/** A PEM in an environment variable, also accepted with literal `\n` (as some secret stores give it). */
-const pem = (label: string) =>
-  z
-    .string()
-    .transform((v) => v.replace(/\\n/g, '\n').trim())
-    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
-      message: `must be a ${label} PEM`,
-    });
+import { amqpUrl, bool, pem, postgresUrl, redisUrl, serviceConfig, z } from '@mdp/platform/config';
 
 const seconds = (def: number) =>
   z.coerce

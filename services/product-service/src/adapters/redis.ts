@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { createRedis } from '@mdp/platform/redis';
+import { connectRedis as connect } from '@mdp/platform/redis';
 import type { Redis } from 'ioredis';
 import type { ProductCache } from '../domain/catalog.js';
 import type { ListQuery, Page, Product } from '../domain/product.js';
 
 /** Redis: the product read cache, under the `catalog:` key prefix. */
 export function connectRedis(url: string, keyPrefix = 'catalog:') {
-  const client = createRedis(url, { keyPrefix, timeoutMs: 500 });
-  client.connect().catch(() => {});
-  return client;
+  return connect(url, { keyPrefix, timeoutMs: 500 });
 }
 
 const GEN_KEY = 'list:gen';

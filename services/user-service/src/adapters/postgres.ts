@@ -1,7 +1,7 @@
 import type { Role } from '@mdp/platform/auth';
 import { createEvent } from '@mdp/platform/events';
 import { enqueueEvent } from '@mdp/platform/outbox';
-import { createPgPool } from '@mdp/platform/postgres';
+import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import type { User, UserRegisteredData, UserRepository, UserWithPassword } from '../domain/ports.js';
 
@@ -24,32 +24,25 @@ export class PgUserRepository implements UserRepository {
   constructor(private readonly pool: pg.Pool) {}
 
   async createWithEvent(u: { email: string; name: string; passwordHash: string }): Promise<User | undefined> {
-    const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      // ON CONFLICT: a concurrent registration of the same address waits for the other
-      // transaction and then inserts nothing; no exception, no 500.
-      const { rows } = await client.query<Row>(
-        `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'customer')
-         ON CONFLICT ON CONSTRAINT users_email_unique DO NOTHING
-         RETURNING id, email, name, role, password_hash`,
-        [u.email, u.name, u.passwordHash],
-      );
-      const row = rows[0];
-      if (!row) {
-        await client.query('ROLLBACK');
-        return undefined;
-      }
-      const data: UserRegisteredData = { userId: row.id, email: row.email, name: row.name };
-      await enqueueEvent(client, createEvent('user.registered', 'user-service', data));
-      await client.query('COMMIT');
-      return toUser(row);
+      return await withTransaction(this.pool, async (client) => {
+        // ON CONFLICT: a concurrent registration of the same address waits for the other
+        // transaction and then inserts nothing; no exception, no 500.
+        const { rows } = await client.query<Row>(
+          `INSERT INTO users (email, name, password_hash, role) VALUES ($1, $2, $3, 'customer')
+           ON CONFLICT ON CONSTRAINT users_email_unique DO NOTHING
+           RETURNING id, email, name, role, password_hash`,
+          [u.email, u.name, u.passwordHash],
+        );
+        const row = rows[0];
+        if (!row) return undefined;
+        const data: UserRegisteredData = { userId: row.id, email: row.email, name: row.name };
+        await enqueueEvent(client, createEvent('user.registered', 'user-service', data));
+        return toUser(row);
+      });
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
       throw err;
-    } finally {
-      client.release();
     }
   }
 

@@ -1,8 +1,6 @@
-import { createRedis } from '@mdp/platform/redis';
+import { connectRedis as connect } from '@mdp/platform/redis';
 
 /** Redis: refresh tokens and login-failure counters, under the `user:` key prefix. */
 export function connectRedis(url: string, keyPrefix = 'user:') {
-  const client = createRedis(url, { keyPrefix });
-  client.connect().catch(() => {});
-  return client;
+  return connect(url, { keyPrefix });
 }

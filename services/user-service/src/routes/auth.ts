@@ -1,4 +1,4 @@
-import { authenticate, type PublicKeyInput } from '@mdp/platform/auth';
+import { authenticate, type PublicKeyInput, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
@@ -68,7 +68,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; publicKey: 
       },
     },
     async (request, reply) => {
-      await users.logout(request.body.refreshToken, request.user?.id ?? '');
+      await users.logout(request.body.refreshToken, userOf(request).id);
       return reply.code(204).send(null);
     },
   );

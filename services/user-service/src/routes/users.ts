@@ -1,15 +1,8 @@
-import { authenticate, type PublicKeyInput } from '@mdp/platform/auth';
-import { unauthorized } from '@mdp/platform/errors';
+import { authenticate, type PublicKeyInput, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
-import type { FastifyRequest } from 'fastify';
 import type { UserService } from '../domain/users.js';
 import { UpdateMeBody, UserSchema } from './schemas.js';
-
-const callerId = (request: FastifyRequest) => {
-  if (!request.user) throw unauthorized();
-  return request.user.id;
-};
 
 export function userRoutes(app: HttpApp, deps: { users: UserService; publicKey: PublicKeyInput }) {
   const { users } = deps;
@@ -26,7 +19,7 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; publicKey: 
         response: { 200: UserSchema },
       },
     },
-    async (request) => users.me(callerId(request)),
+    async (request) => users.me(userOf(request).id),
   );
 
   app.patch(
@@ -41,6 +34,6 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; publicKey: 
         response: { 200: UserSchema },
       },
     },
-    async (request) => users.rename(callerId(request), request.body.name),
+    async (request) => users.rename(userOf(request).id, request.body.name),
   );
 }
