@@ -14,12 +14,13 @@
 # Note for buildah 1.28 (Debian 12): its layer cache ignores build-arg VALUES in LABEL/ENV steps;
 # scripts/build-images.sh re-applies the value-dependent labels and env at commit (--label/--env).
 #
-# Bases (pinned by digest, overridable): production builds on the official Node.js 20 image and
-# runs on distroless Node.js 20 (no shell, no package manager). Where no registry is reachable,
+# Bases (pinned by digest, overridable): production builds on the official Node.js 26 image and
+# runs on distroless Node.js 26 (Debian 13; no shell, no package manager): Node 26 is the active
+# LTS line (.node-version). Where no registry is reachable,
 # scripts/make-base-images.sh builds local stand-ins with the same layout (node at /nodejs/bin/node,
 # user 65532) and they are passed as BUILD_BASE / RUNTIME_BASE.
-ARG BUILD_BASE=docker.io/library/node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
-ARG RUNTIME_BASE=gcr.io/distroless/nodejs20-debian12:nonroot@sha256:269e058a0b80a1d8cf8d2586c4370c3de470034d4d22d83ae31da4451a6a3ff8
+ARG BUILD_BASE=docker.io/library/node:26-trixie-slim@sha256:930557a230abacbc3f4fd9b8648abf8f4bee1e17cb72195dcdfb2f709bc85b33
+ARG RUNTIME_BASE=gcr.io/distroless/nodejs26-debian13:nonroot@sha256:2ee7b2c54a3e37dfc248af81c9f6bcdcaa50abe4af44aa47a3388431031b9283
 
 # ---- manifests: only what npm needs to install (the dependency layers' cache key) -------------
 FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS manifests

@@ -2,15 +2,15 @@
 # Builds the two LOCAL STAND-IN base images that the Dockerfile takes as build arguments
 # where no registry can be pulled from (this machine, its CI):
 #
-#   localhost/mdp-base/node-build:20-bookworm    plays node:20-bookworm-slim
-#       Debian bookworm (debootstrap --variant=minbase) + Node.js 20 + npm at /usr/local.
-#   localhost/mdp-base/node-runtime:20-bookworm  plays gcr.io/distroless/nodejs20-debian12:nonroot
+#   localhost/mdp-base/node-build:26-trixie    plays node:26-trixie-slim
+#       Debian trixie (debootstrap --variant=minbase) + Node.js 26 + npm at /usr/local.
+#   localhost/mdp-base/node-runtime:26-trixie  plays gcr.io/distroless/nodejs26-debian13:nonroot
 #       No shell, no package manager: the glibc/libstdc++ files Node needs, taken from the same
-#       bookworm tree, Node at /nodejs/bin/node (distroless' layout), users root/nobody/nonroot(65532).
+#       trixie tree, Node at /nodejs/bin/node (distroless' layout), users root/nobody/nonroot(65532).
 #
-# Node.js comes from THIS machine (the nodesource 20.x build at /usr/bin/node, with its npm):
-# Debian bookworm's own nodejs package is 18.x, and nodejs.org is not reachable from here.
-# The upstream images ship the official nodejs.org 20.x build of the same source.
+# Node.js is the project's pinned version (.node-version): the official nodejs.org build, taken
+# from the npm registry's node-linux-<arch> package (nodejs.org itself is not reachable from
+# here), the same binary the `node` devDependency runs the tests with. npm is this machine's.
 #
 # Usage: scripts/make-base-images.sh [--force]   (idempotent: skips when both images exist)
 # Env:   DEBIAN_MIRROR (default http://deb.debian.org/debian), MDP_BASE_WORKDIR (default /var/tmp)
@@ -27,7 +27,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--force]" >&2; exit 2 ;;
 esac
 
-for tool in debootstrap podman node npm; do
+for tool in debootstrap podman npm tar; do
   command -v "$tool" >/dev/null || { echo "make-base-images: '$tool' is missing (run scripts/install-tools.d/images.sh)" >&2; exit 1; }
 done
 if [ "$(id -u)" != 0 ]; then echo "make-base-images: needs root (debootstrap, chroot)" >&2; exit 1; fi
@@ -37,12 +37,7 @@ if ! $force && podman image exists "$MDP_STANDIN_BUILD_BASE" && podman image exi
   exit 0
 fi
 
-node_bin="$(readlink -f "$(command -v node)")"
-node_version="$("$node_bin" --version)"
-case "$node_version" in
-  v20.*) ;;
-  *) echo "make-base-images: this machine's node is $node_version, the images need Node.js 20" >&2; exit 1 ;;
-esac
+node_want="$(tr -d '[:space:]' <"${ROOT}/.node-version")"
 npm_dir="$(npm root -g)/npm"
 [ -f "$npm_dir/bin/npm-cli.js" ] || { echo "make-base-images: npm not found at $npm_dir" >&2; exit 1; }
 
@@ -50,9 +45,26 @@ work="$(mktemp -d "${MDP_BASE_WORKDIR:-/var/tmp}/mdp-base.XXXXXX")"
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 
+case "$(uname -m)" in
+  x86_64) node_arch=x64 ;;
+  aarch64) node_arch=arm64 ;;
+  *) echo "make-base-images: no Node.js build for $(uname -m)" >&2; exit 1 ;;
+esac
+echo "make-base-images: Node.js $node_want (npm package node-linux-$node_arch)"
+(cd "$work" && npm pack --silent "node-linux-${node_arch}@${node_want}" >/dev/null)
+mkdir -p "$work/node" && tar -C "$work/node" -xzf "$work"/node-linux-"${node_arch}"-*.tgz
+node_bin="$work/node/package/bin/node"
+chmod 0755 "$node_bin"
+node_version="$("$node_bin" --version)"
+[ "$node_version" = "v${node_want}" ] || {
+  echo "make-base-images: got node $node_version, expected v${node_want}" >&2
+  exit 1
+}
+
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-echo "make-base-images: debootstrap bookworm (minbase) from $mirror"
-debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+echo "make-base-images: debootstrap $MDP_STANDIN_SUITE (minbase) from $mirror"
+# libatomic1: the official Node.js 26 build links libatomic.so.1 (node:26-trixie-slim has it too).
+debootstrap --variant=minbase --include=libatomic1 "$MDP_STANDIN_SUITE" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
   tail -n 30 "$work/debootstrap.log" >&2
   exit 1
 }
@@ -89,11 +101,11 @@ echo "make-base-images: built $MDP_STANDIN_BUILD_BASE (node $node_version)"
 rt="$work/runtime"
 mkdir -p "$rt/nodejs/bin" "$rt/etc" "$rt/tmp" "$rt/home/nonroot" "$rt/root" "$rt/proc" "$rt/sys" "$rt/dev"
 install -m 0755 "$node_bin" "$rt/nodejs/bin/node"
-# Merged /usr like bookworm itself: /lib and /lib64 are links, so no library is stored twice.
+# Merged /usr like trixie itself: /lib and /lib64 are links, so no library is stored twice.
 mkdir -p "$rt/usr/lib" "$rt/usr/lib64"
 ln -s usr/lib "$rt/lib"
 ln -s usr/lib64 "$rt/lib64"
-# Every shared object the binary needs, as the bookworm tree's own loader resolves it.
+# Every shared object the binary needs, as the trixie tree's own loader resolves it.
 chroot "$rootfs" /usr/bin/ldd /usr/local/bin/node | awk '/=> \// { print $3 } /^\s*\/[^ ]+ \(/ { print $1 }' |
   while read -r lib; do
     real="$(chroot "$rootfs" /usr/bin/readlink -f "$lib")"

@@ -9,6 +9,8 @@ export CONTAINERS_REGISTRIES_CONF="${CONTAINERS_REGISTRIES_CONF:-${_mdp_root}/co
 # chroot isolation for RUN steps of builds (no nested namespaces needed).
 export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 # Local stand-in base images (scripts/make-base-images.sh); CI and tests pass them as build args.
-export MDP_STANDIN_BUILD_BASE="${MDP_STANDIN_BUILD_BASE:-localhost/mdp-base/node-build:20-bookworm}"
-export MDP_STANDIN_RUNTIME_BASE="${MDP_STANDIN_RUNTIME_BASE:-localhost/mdp-base/node-runtime:20-bookworm}"
+# Their Node.js major and Debian suite follow the production bases (Dockerfile).
+export MDP_STANDIN_SUITE="${MDP_STANDIN_SUITE:-trixie}"
+export MDP_STANDIN_BUILD_BASE="${MDP_STANDIN_BUILD_BASE:-localhost/mdp-base/node-build:26-trixie}"
+export MDP_STANDIN_RUNTIME_BASE="${MDP_STANDIN_RUNTIME_BASE:-localhost/mdp-base/node-runtime:26-trixie}"
 unset _mdp_root

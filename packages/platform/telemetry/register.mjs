@@ -17,15 +17,16 @@ const { createAddHookMessageChannel } = await import('import-in-the-middle');
 const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
 
-const { diag, DiagConsoleLogger, DiagLogLevel } = await import('@opentelemetry/api');
+const { context, diag, DiagConsoleLogger, DiagLogLevel, propagation, trace } = await import(
+  '@opentelemetry/api'
+);
+const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
 const { W3CTraceContextPropagator, W3CBaggagePropagator, CompositePropagator } = await import(
   '@opentelemetry/core'
 );
 const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
-const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
-const { AlwaysOffSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import(
-  '@opentelemetry/sdk-trace-base'
-);
+const { AlwaysOffSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } =
+  await import('@opentelemetry/sdk-trace');
 const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
 const { resourceFromAttributes } = await import('@opentelemetry/resources');
 const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
@@ -44,13 +45,14 @@ const ratio = Number(process.env.OTEL_TRACES_SAMPLER_ARG ?? '1');
 
 const spanProcessors = endpoint
   ? [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, timeoutMillis: 5000 }), {
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, timeoutMillis: 5000 }),
         scheduledDelayMillis: Number(process.env.OTEL_BSP_SCHEDULE_DELAY ?? '1000'),
       }),
     ]
   : [];
 
-const provider = new NodeTracerProvider({
+const provider = new TracerProvider({
   resource: resourceFromAttributes({
     'service.name': serviceName,
     'service.version': process.env.SERVICE_VERSION ?? '0.0.0-dev',
@@ -68,11 +70,13 @@ const provider = new NodeTracerProvider({
     : new AlwaysOffSampler(),
   spanProcessors,
 });
-provider.register({
-  propagator: new CompositePropagator({
-    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-  }),
-});
+// SDK 3.x has no NodeTracerProvider.register(): context manager, propagator and provider are
+// set globally one by one (what register() used to do).
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+propagation.setGlobalPropagator(
+  new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+);
+trace.setGlobalTracerProvider(provider);
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
