@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { ConfigError, parseConfig, postgresUrl, serviceConfig } from './config.js';
+import { ConfigError, parseConfig, pem, postgresUrl, serviceConfig } from './config.js';
 
 const schema = serviceConfig(8081, { DATABASE_URL: postgresUrl() });
 const local = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/users' };
@@ -61,4 +62,37 @@ test('a service with bad configuration exits 78 with one line on stderr and no s
   assert.equal(res.status, 78);
   assert.equal(res.stderr.trim(), 'config error: DATABASE_URL is missing');
   assert.equal(res.stdout, '');
+});
+
+test('pem(): a key that does not parse, or of another type, is a config error naming the setting', () => {
+  const keySchema = serviceConfig(8081, { JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519') });
+  const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString();
+  assert.equal(parseConfig(keySchema, { JWT_PUBLIC_KEY: ed }).JWT_PUBLIC_KEY, ed.trim());
+  // As some secret stores hand it over: literal \n.
+  assert.equal(
+    parseConfig(keySchema, { JWT_PUBLIC_KEY: ed.replace(/\n/g, '\\n') }).JWT_PUBLIC_KEY,
+    ed.trim(),
+  );
+  const problem = (value: string) => {
+    try {
+      parseConfig(keySchema, { JWT_PUBLIC_KEY: value });
+      return 'accepted';
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.message;
+    }
+  };
+  assert.equal(
+    problem(rsa),
+    'config error: JWT_PUBLIC_KEY must be an Ed25519 PUBLIC KEY PEM (it holds a rsa key)',
+  );
+  const corrupt = ed.replace(/[A-Za-z]{8}/, 'AAAAAAAA');
+  assert.equal(
+    problem(corrupt),
+    'config error: JWT_PUBLIC_KEY must be an Ed25519 PUBLIC KEY PEM (it does not parse as a key)',
+  );
+  assert.equal(problem('not a key'), 'config error: JWT_PUBLIC_KEY must be an Ed25519 PUBLIC KEY PEM');
 });

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -84,13 +85,32 @@ export const amqpUrl = () => urlWithScheme(['amqp', 'amqps']);
 export const httpUrl = () => urlWithScheme(['http', 'https']);
 export const mongoOrPostgresUrl = () => urlWithScheme(['mongodb', 'mongodb+srv', 'postgres', 'postgresql']);
 
-/** A PEM in an environment variable, also accepted with literal `\n` (as some secret stores give it). */
-export const pem = (label: string) =>
+/**
+ * A PEM key in an environment variable, also accepted with literal `\n` (as some secret stores
+ * give it). The key must parse (node:crypto), and be of `keyType` when given: a bad key stops the
+ * process at start with one line, not a 500 on every request that needs it.
+ *   JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519')
+ */
+export const pem = (label: 'PUBLIC KEY' | 'PRIVATE KEY', keyType?: 'ed25519') =>
   z
     .string()
     .transform((v) => v.replace(/\\n/g, '\n').trim())
-    .refine((v) => v.startsWith(`-----BEGIN ${label}-----`) && v.endsWith(`-----END ${label}-----`), {
-      message: `must be a ${label} PEM`,
+    .superRefine((v, ctx) => {
+      const what = `${keyType ? `an ${keyType === 'ed25519' ? 'Ed25519' : keyType} ` : 'a '}${label} PEM`;
+      if (!v.startsWith(`-----BEGIN ${label}-----`) || !v.endsWith(`-----END ${label}-----`)) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what}` });
+        return;
+      }
+      try {
+        const key = label === 'PUBLIC KEY' ? createPublicKey(v) : createPrivateKey(v);
+        if (keyType && key.asymmetricKeyType !== keyType)
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be ${what} (it holds a ${key.asymmetricKeyType} key)`,
+          });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} (it does not parse as a key)` });
+      }
     });
 
 export const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);

@@ -1,7 +1,7 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { DEAD_LETTER_EXCHANGE } from './amqp.js';
-import { declareEventsExchange, EVENTS_EXCHANGE, type EventEnvelope } from './events.js';
+import { declareEventsExchange, EVENTS_EXCHANGE } from './events.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -24,7 +24,13 @@ export interface Delivery {
 /** 'done' = handled; 'duplicate' = already handled before (by event id): nothing was done. */
 export type HandleResult = 'done' | 'duplicate';
 
-export interface ConsumerOptions {
+/** The least a consumed event has: an id (for idempotency and logs) and a type. */
+export interface ConsumedEvent {
+  id: string;
+  type: string;
+}
+
+export interface ConsumerOptions<E extends ConsumedEvent> {
   /** The service's queue, e.g. `notification-service.events`. */
   queue: string;
   /** Routing keys (event types, or topic patterns) bound from `mdp.events`. */
@@ -34,10 +40,17 @@ export interface ConsumerOptions {
   prefetch?: number;
   logger: Logger;
   metrics: Metrics;
-  handle(event: EventEnvelope, delivery: Delivery): Promise<HandleResult>;
+  /**
+   * Checks a parsed JSON body and returns the event (e.g. `parseEvent` of `@mdp/contracts/events`);
+   * throws on a message that is not a valid event: it is dead-lettered at once with the reason.
+   */
+  parse(body: unknown): E;
+  handle(event: E, delivery: Delivery): Promise<HandleResult>;
 }
 
 const RETRY_HEADER = 'x-mdp-retry';
+/** Set on a dead-lettered message: why it was given up (validation error, last failure). */
+export const DEAD_LETTER_REASON_HEADER = 'x-mdp-dead-letter-reason';
 
 /** The names a consumer's topology uses. */
 export function topologyNames(queue: string, retries: number) {
@@ -84,28 +97,23 @@ export async function declareConsumerTopology(
   }
 }
 
-function parseEnvelope(msg: ConsumeMessage): EventEnvelope {
-  let body: unknown;
+function parseBody(msg: ConsumeMessage): unknown {
   try {
-    body = JSON.parse(msg.content.toString('utf8'));
+    return JSON.parse(msg.content.toString('utf8'));
   } catch {
     throw new PermanentError('message body is not JSON');
   }
-  const e = body as Partial<EventEnvelope>;
-  if (!e || typeof e !== 'object' || typeof e.id !== 'string' || !e.id || typeof e.type !== 'string')
-    throw new PermanentError('message is not an event envelope (id, type, data)');
-  if (typeof e.data !== 'object' || e.data === null) throw new PermanentError('event has no data object');
-  return e as EventEnvelope;
 }
 
 /**
  * Consumes one queue with manual acks: idempotency is the handler's (it answers 'duplicate'),
  * failures are retried with growing delays a bounded number of times, then dead-lettered;
- * a poison message (not an event, or a PermanentError) is dead-lettered at once.
+ * a poison message (not JSON, refused by `parse`, or a PermanentError) is dead-lettered at once.
+ * A dead-lettered message carries its reason in the `x-mdp-dead-letter-reason` header.
  * Counts messages_consumed_total{queue, outcome}. Survives broker restarts (re-declares and
  * re-subscribes on reconnect; unacked messages are redelivered and deduplicated by event id).
  */
-export class EventConsumer {
+export class EventConsumer<E extends ConsumedEvent> {
   private readonly channel: ChannelWrapper;
   private readonly delays: number[];
   private consumerTag: string | undefined;
@@ -115,7 +123,7 @@ export class EventConsumer {
 
   constructor(
     conn: AmqpConnectionManager,
-    private readonly opts: ConsumerOptions,
+    private readonly opts: ConsumerOptions<E>,
   ) {
     this.delays = opts.retryDelaysMs ?? [1000, 5000, 15_000];
     this.channel = conn.createChannel({
@@ -154,17 +162,23 @@ export class EventConsumer {
     const { logger } = this.opts;
     const attempt = Number(msg.properties.headers?.[RETRY_HEADER] ?? 0) || 0;
     const final = attempt >= this.delays.length;
-    let event: EventEnvelope | undefined;
+    let event: E | undefined;
     try {
-      event = parseEnvelope(msg);
+      const body = parseBody(msg);
+      try {
+        event = this.opts.parse(body);
+      } catch (err) {
+        throw new PermanentError(`invalid event: ${(err as Error).message}`);
+      }
       const result = await this.opts.handle(event, { attempt, final, message: msg });
       ch.ack(msg);
       this.count(result === 'duplicate' ? 'duplicate' : 'ack');
     } catch (err) {
       const ctx = { err, eventId: event?.id, type: event?.type, attempt, queue: this.opts.queue };
       if (err instanceof PermanentError || final) {
-        logger.error(ctx, 'message dead-lettered');
-        ch.nack(msg, false, false);
+        const reason = String((err as Error)?.message ?? err).slice(0, 1000);
+        logger.error({ ...ctx, reason }, 'message dead-lettered');
+        await this.deadLetter(ch, msg, reason);
         this.count('dead_letter');
         return;
       }
@@ -193,6 +207,31 @@ export class EventConsumer {
         logger.warn({ err: e2, eventId: event?.id }, 'retry publish failed; requeueing');
         ch.nack(msg, false, true);
       }
+    }
+  }
+
+  /**
+   * To `<queue>.dlq` through the dead-letter exchange, with the reason in a header; if that
+   * publish fails, rejected instead (the queue's own dead-lettering, without the reason).
+   */
+  private async deadLetter(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ch.publish(
+          DEAD_LETTER_EXCHANGE,
+          this.opts.queue,
+          msg.content,
+          {
+            ...msg.properties,
+            headers: { ...(msg.properties.headers ?? {}), [DEAD_LETTER_REASON_HEADER]: reason },
+          },
+          (e) => (e ? reject(e) : resolve()),
+        );
+      });
+      ch.ack(msg);
+    } catch (err) {
+      this.opts.logger.warn({ err, queue: this.opts.queue }, 'dead-letter publish failed; rejecting');
+      ch.nack(msg, false, false);
     }
   }
 

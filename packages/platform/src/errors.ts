@@ -23,3 +23,22 @@ export const unavailable = (message: string, code = 'UNAVAILABLE') => new AppErr
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string; details?: unknown };
 }
+
+/**
+ * How a service answers one of its domain errors: status, code (the service's contract names
+ * them), message, optional details and headers (e.g. `retry-after`).
+ */
+export interface MappedError {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * A service's error map, handed to the HTTP factory (`createHttpApp({ errors })`): answers the
+ * domain errors it knows, `undefined` for anything else (which the factory handles: a 500, or a
+ * 503 for a dependency outage).
+ */
+export type ErrorMap = (error: Error) => MappedError | undefined;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
@@ -7,15 +6,11 @@ import type { Metrics } from './metrics.js';
 
 /** Contract: one topic exchange, durable; routing key = event type. */
 export const EVENTS_EXCHANGE = 'mdp.events';
-export const EVENT_TYPES = [
-  'user.registered',
-  'order.created',
-  'order.cancelled',
-  'product.stock_low',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
-/** CloudEvents 1.0 field names. */
+/**
+ * The message body (CloudEvents 1.0 field names). Which types exist and what their `data` holds
+ * is the business contract (`@mdp/contracts/events`), not the kit's.
+ */
 export interface EventEnvelope<T = unknown> {
   specversion: '1.0';
   id: string;
@@ -23,10 +18,6 @@ export interface EventEnvelope<T = unknown> {
   source: string;
   time: string;
   data: T;
-}
-
-export function createEvent<T>(type: EventType, source: string, data: T): EventEnvelope<T> {
-  return { specversion: '1.0', id: randomUUID(), type, source, time: new Date().toISOString(), data };
 }
 
 /** The W3C trace context of the active span, as message headers. */
@@ -43,21 +34,47 @@ export async function declareEventsExchange(channel: ConfirmChannel): Promise<vo
 /**
  * Publishes events to `mdp.events` with publisher confirms: `publish` resolves only once the
  * broker has taken responsibility for the message, and rejects on nack or timeout. While the
- * broker is unreachable the message waits (bounded by the timeout) for the reconnect.
+ * broker is unreachable a publish waits (bounded by the timeout) for the reconnect.
+ *
+ * The message is written on the confirm channel by this call itself, inside the event's trace
+ * context: the amqplib instrumentation starts its producer span (and writes `traceparent`) from
+ * the context active at that moment. Going through amqp-connection-manager's queue instead lets a
+ * message that waited (channel connecting, socket buffer full) be written later from another
+ * context, so its producer span, and the consumer after it, landed in a foreign or new trace.
  */
 export class EventPublisher {
-  private readonly channel: ChannelWrapper;
+  private readonly wrapper: ChannelWrapper;
+  private channel: ConfirmChannel | undefined;
+  private connecting: Promise<void> | undefined;
+  private readonly timeoutMs: number;
 
   constructor(
     conn: AmqpConnectionManager,
     private readonly deps: { logger: Logger; metrics: Metrics; timeoutMs?: number },
   ) {
-    this.channel = conn.createChannel({
+    this.timeoutMs = deps.timeoutMs ?? 5000;
+    this.wrapper = conn.createChannel({
       name: 'event-publisher',
       confirm: true,
-      publishTimeout: deps.timeoutMs ?? 5000,
-      setup: (ch: ConfirmChannel) => declareEventsExchange(ch),
+      setup: async (ch: ConfirmChannel) => {
+        await declareEventsExchange(ch);
+        this.channel = ch;
+        ch.once('close', () => {
+          if (this.channel === ch) this.channel = undefined;
+        });
+      },
     });
+  }
+
+  /** The open confirm channel, once (re)connected. */
+  private async open(): Promise<ConfirmChannel> {
+    while (!this.channel) {
+      this.connecting ??= this.wrapper.waitForConnect().finally(() => {
+        this.connecting = undefined;
+      });
+      await this.connecting;
+    }
+    return this.channel;
   }
 
   /**
@@ -68,29 +85,57 @@ export class EventPublisher {
     const parent = traceHeaders ? propagation.extract(ROOT_CONTEXT, traceHeaders) : context.active();
     const counter = this.deps.metrics.messagesPublished();
     const labels = { exchange: EVENTS_EXCHANGE, routing_key: event.type };
+    const content = Buffer.from(JSON.stringify(event));
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await context.with(parent, () => {
-        const headers: Record<string, string> = {};
-        propagation.inject(context.active(), headers);
-        return this.channel.publish(EVENTS_EXCHANGE, event.type, Buffer.from(JSON.stringify(event)), {
-          messageId: event.id,
-          type: event.type,
-          appId: event.source,
-          contentType: 'application/json',
-          persistent: true,
-          timestamp: Math.floor(Date.parse(event.time) / 1000),
-          headers,
-        });
+      await new Promise<void>((resolve, reject) => {
+        let timedOut = false;
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`publish not confirmed within ${this.timeoutMs} ms`));
+        }, this.timeoutMs);
+        const done = (err: unknown) => (err ? reject(err) : resolve());
+        this.open().then(
+          (ch) =>
+            // A publish that already timed out is not sent late (its caller treats it as not sent).
+            !timedOut &&
+            context.with(parent, () => {
+              const headers: Record<string, string> = {};
+              propagation.inject(context.active(), headers);
+              try {
+                ch.publish(
+                  EVENTS_EXCHANGE,
+                  event.type,
+                  content,
+                  {
+                    messageId: event.id,
+                    type: event.type,
+                    appId: event.source,
+                    contentType: 'application/json',
+                    persistent: true,
+                    timestamp: Math.floor(Date.parse(event.time) / 1000),
+                    headers,
+                  },
+                  done,
+                );
+              } catch (err) {
+                done(err);
+              }
+            }),
+          done,
+        );
       });
       counter.inc({ ...labels, outcome: 'confirmed' });
     } catch (err) {
       counter.inc({ ...labels, outcome: 'failed' });
       this.deps.logger.warn({ err, eventId: event.id, type: event.type }, 'event publish failed');
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async close(): Promise<void> {
-    await this.channel.close();
+    await this.wrapper.close();
   }
 }

@@ -132,3 +132,73 @@ test('/version and /healthz answer per the contract', async () => {
   const h = await app.inject({ url: '/healthz' });
   assert.deepEqual(h.json(), { status: 'ok' });
 });
+
+class OutOfStock extends Error {}
+
+test('the error map turns domain errors into contract errors, without a try/catch in the handler', async () => {
+  const { app } = testApp({
+    errors: (err) =>
+      err instanceof OutOfStock
+        ? {
+            status: 409,
+            code: 'INSUFFICIENT_STOCK',
+            message: err.message,
+            details: { productId: 'p1' },
+            headers: { 'retry-after': '7' },
+          }
+        : undefined,
+    routes: (scope) => {
+      scope.get('/take', { schema: {} }, async () => {
+        throw new OutOfStock('not enough stock');
+      });
+      scope.get('/other', { schema: {} }, async () => {
+        throw new Error('unmapped');
+      });
+    },
+  });
+  const res = await app.inject({ url: '/take', headers: { 'x-request-id': 'r-1' } });
+  assert.equal(res.statusCode, 409);
+  assert.equal(res.headers['retry-after'], '7');
+  assert.deepEqual(res.json(), {
+    error: {
+      code: 'INSUFFICIENT_STOCK',
+      message: 'not enough stock',
+      requestId: 'r-1',
+      details: { productId: 'p1' },
+    },
+  });
+  const other = await app.inject({ url: '/other' });
+  assert.equal(other.statusCode, 500, 'what the map does not know stays a 500');
+  assert.equal(other.json().error.code, 'INTERNAL');
+});
+
+test('routes and openapi options: routes are documented at /openapi.json', async () => {
+  const { app } = testApp({
+    openapi: { title: 'demo', description: 'a demo' },
+    routes: (scope) => {
+      scope.get('/things', { schema: { tags: ['things'] } }, async () => ({ ok: true }));
+    },
+  });
+  assert.equal((await app.inject({ url: '/things' })).statusCode, 200);
+  const doc = (await app.inject({ url: '/openapi.json' })).json();
+  assert.equal(doc.info.title, 'demo');
+  assert.equal(doc.info.version, '1.2.3');
+  assert.ok(doc.paths['/things']?.get);
+});
+
+test('trustOneProxy: the client IP is the one the proxy appended, not one the client sent', async () => {
+  const ipOf = async (trustOneProxy: boolean) => {
+    const { app } = testApp({
+      trustOneProxy,
+      routes: (scope) => scope.get('/ip', { schema: {} }, async (request) => ({ ip: request.ip })),
+    });
+    const res = await app.inject({
+      url: '/ip',
+      remoteAddress: '10.0.0.2',
+      headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' },
+    });
+    return res.json().ip;
+  };
+  assert.equal(await ipOf(true), '203.0.113.9');
+  assert.equal(await ipOf(false), '10.0.0.2');
+});

@@ -10,10 +10,11 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { AppError, type ErrorBody } from './errors.js';
+import { AppError, type ErrorBody, type ErrorMap } from './errors.js';
 import type { Health } from './health.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { type OpenApiInfo, registerOpenApi } from './openapi.js';
 
 export interface ServiceInfo {
   service: string;
@@ -30,11 +31,22 @@ export interface HttpAppOptions {
   /** Whole-request timeout (ms); a slow client cannot hold a socket forever. */
   requestTimeoutMs?: number;
   /**
-   * Trust X-Forwarded-* from a proxy in front (the ingress, for the gateway): `true` (every hop;
-   * the client IP is then the left-most, client-supplied entry), addresses/CIDRs, or a function
-   * `(address, hop) => boolean` (e.g. `hop === 0`: only the connecting peer).
+   * Behind one proxy (the ingress, the gateway): trust exactly one hop, the peer that connected.
+   * The client IP is then the address that proxy appended to X-Forwarded-For, so a client cannot
+   * choose it by sending its own header.
    */
-  trustProxy?: boolean | string | ((address: string, hop: number) => boolean);
+  trustOneProxy?: boolean;
+  /** The service's error map: its domain errors as contract errors (no try/catch in handlers). */
+  errors?: ErrorMap;
+  /** Root-level plugins and hooks the service needs before its routes (CORS, rate limits, ...). */
+  setup?: (app: HttpApp) => void;
+  /** Documents the routes at `GET /openapi.json` (@fastify/swagger). */
+  openapi?: Omit<OpenApiInfo, 'version'>;
+  /**
+   * The service's routes, declared inside a plugin registered after `setup` and the OpenAPI
+   * document, so that @fastify/swagger (and plugins such as rate limits) see them.
+   */
+  routes?: (scope: HttpApp) => void;
 }
 
 export type HttpApp = FastifyInstance<
@@ -111,7 +123,18 @@ export function isDependencyOutage(error: unknown): boolean {
 }
 
 /** Maps any thrown error to the contract's error shape; only real faults are 5xx. */
-export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+export function sendError(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  errors?: ErrorMap,
+) {
+  const mapped = errors?.(error);
+  if (mapped) {
+    if (mapped.status >= 500) request.log.warn({ err: error }, 'request failed');
+    if (mapped.headers) reply.headers(mapped.headers);
+    return reply.code(mapped.status).send(errorBody(request, mapped.code, mapped.message, mapped.details));
+  }
   if (error instanceof AppError) {
     if (error.statusCode >= 500) request.log.warn({ err: error }, 'request failed');
     return reply.code(error.statusCode).send(errorBody(request, error.code, error.message, error.details));
@@ -166,7 +189,7 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
-    trustProxy: opts.trustProxy ?? false,
+    trustProxy: opts.trustOneProxy ? (_address: string, hop: number) => hop === 0 : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as HttpApp;
 
@@ -195,7 +218,9 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     else request.log.info(line, 'request');
   });
 
-  app.setErrorHandler((error, request, reply) => sendError(error as FastifyError, request, reply));
+  app.setErrorHandler((error, request, reply) =>
+    sendError(error as FastifyError, request, reply, opts.errors),
+  );
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
@@ -258,6 +283,13 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     async () => ({ ...info, startedAt }),
   );
 
+  opts.setup?.(app);
+  if (opts.openapi) registerOpenApi(app, { ...opts.openapi, version: info.version });
+  const { routes } = opts;
+  if (routes)
+    app.register(async (scope: HttpApp) => {
+      routes(scope);
+    });
   return app;
 }
 

@@ -8,6 +8,11 @@ export type Closer = () => Promise<unknown> | unknown;
 export const PHASES = ['server', 'consumers', 'pools', 'telemetry'] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Where a component registers how it closes (a Lifecycle; a test may pass its own). */
+export interface Closers {
+  on(phase: Phase, name: string, close: Closer): unknown;
+}
+
 export interface LifecycleOptions {
   logger: Logger;
   health: Health;
@@ -22,7 +27,7 @@ export interface LifecycleOptions {
  * balancer stops sending), close the server (in-flight requests finish), then consumers,
  * then pools, then flush telemetry; exit 0, or 1 if it took longer than the timeout.
  */
-export class Lifecycle {
+export class Lifecycle implements Closers {
   private readonly closers = new Map<Phase, { name: string; close: Closer }[]>(PHASES.map((p) => [p, []]));
   private shutdownPromise: Promise<void> | undefined;
   private readonly exit: (code: number) => void;

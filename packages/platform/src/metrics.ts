@@ -6,7 +6,8 @@ export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 /**
  * The contract's metrics, one registry per process (a fresh one per test).
  * HTTP metrics exist from the start; the messaging/cache/flag ones are created on first use
- * so a service only exposes what it really does.
+ * so a service only exposes what it really does. A service's own metrics (e.g. order-service's
+ * `orders_created_total`) are made with `counter` / `gauge` in that service, not here.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -37,22 +38,23 @@ export class Metrics {
     }).set({ version: info.version, commit: info.commit }, 1);
   }
 
-  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+  private once<M extends Counter<string> | Gauge<string>>(name: string, make: () => M): M {
     let m = this.lazy.get(name);
     if (!m) {
-      m = new Counter({ name, help, labelNames, registers: [this.registry] });
+      m = make();
       this.lazy.set(name, m);
     }
-    return m as Counter<L>;
+    return m as M;
   }
 
-  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
-    let m = this.lazy.get(name);
-    if (!m) {
-      m = new Gauge({ name, help, labelNames, registers: [this.registry] });
-      this.lazy.set(name, m);
-    }
-    return m as Gauge<L>;
+  /** The counter `name` of this registry, created on first use (same name → same counter). */
+  counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return this.once(name, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
+  }
+
+  /** The gauge `name` of this registry, created on first use. */
+  gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return this.once(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
   }
 
   messagesPublished() {
@@ -73,11 +75,5 @@ export class Metrics {
   }
   flagEvaluations() {
     return this.counter('feature_flag_evaluations_total', 'Feature flag evaluations', ['flag', 'variant']);
-  }
-  ordersCreated() {
-    return this.counter('orders_created_total', 'Orders created', ['outcome']);
-  }
-  notificationsSent() {
-    return this.counter('notifications_sent_total', 'Notifications sent', ['channel', 'outcome']);
   }
 }

@@ -1,5 +1,7 @@
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type pg from 'pg';
-import { currentTraceHeaders, type EventEnvelope, type EventPublisher } from './events.js';
+import { currentTraceHeaders, type EventEnvelope, EventPublisher } from './events.js';
+import type { Closers } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -238,4 +240,51 @@ export class OutboxRelay {
       this.listener = undefined;
     }
   }
+}
+
+export interface OutboxOptions {
+  pool: pg.Pool;
+  amqp: AmqpConnectionManager;
+  logger: Logger;
+  metrics: Metrics;
+  /** Where the outbox registers its own closer (phase `consumers`: the relay stops, then its publisher closes). */
+  lifecycle: Closers;
+  /** The relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
+  intervalMs?: number;
+  /** How long one publish waits for the broker's confirm. */
+  publishTimeoutMs?: number;
+}
+
+export interface Outbox {
+  relay: OutboxRelay;
+  publisher: EventPublisher;
+  /** What the registered closer runs; tests without a lifecycle call it themselves. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Publishing through the transactional outbox, the one way a service does it: the service writes
+ * events with `enqueueEvent` in its transactions; this starts the relay that publishes them (with
+ * publisher confirms, in each event's stored trace context) and registers its closer.
+ */
+export function startOutbox(opts: OutboxOptions): Outbox {
+  const publisher = new EventPublisher(opts.amqp, {
+    logger: opts.logger,
+    metrics: opts.metrics,
+    ...(opts.publishTimeoutMs ? { timeoutMs: opts.publishTimeoutMs } : {}),
+  });
+  const relay = new OutboxRelay({
+    pool: opts.pool,
+    publisher,
+    logger: opts.logger,
+    metrics: opts.metrics,
+    ...(opts.intervalMs ? { intervalMs: opts.intervalMs } : {}),
+  });
+  relay.start();
+  const stop = async () => {
+    await relay.stop();
+    await publisher.close();
+  };
+  opts.lifecycle.on('consumers', 'outbox', stop);
+  return { relay, publisher, stop };
 }

@@ -100,30 +100,6 @@ export async function migrate(url: string, dir: string, logger?: Logger): Promis
   return applied.map((m) => m.name);
 }
 
-/**
- * Entry point for a service's `migrate` command (the Kubernetes migration Job runs it):
- * applies `<package>/migrations` to DATABASE_URL and exits; one line on failure.
- */
-export async function migrateCommand(opts: {
-  service: string;
-  migrationsDir: string;
-  url: string | undefined;
-}) {
-  if (!opts.url) {
-    process.stderr.write('config error: DATABASE_URL is missing\n');
-    process.exit(78);
-  }
-  try {
-    const applied = await migrate(opts.url, opts.migrationsDir);
-    process.stdout.write(
-      `${JSON.stringify({ level: 'info', service: opts.service, msg: 'migrations applied', applied })}\n`,
-    );
-  } catch (err) {
-    process.stderr.write(`${opts.service} migration failed: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-}
-
 /** Runs `fn` in one transaction on a pooled client: COMMIT when it resolves, ROLLBACK when it throws. */
 export async function withTransaction<T>(
   pool: pg.Pool,

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Health } from './health.js';
-import { createHttpApp, type HttpApp } from './http.js';
+import { createHttpApp, type HttpApp, type HttpAppOptions } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 
@@ -27,7 +27,9 @@ export function memoryLogger(
 }
 
 /** An app from the factory with fresh metrics and health, for unit tests. */
-export function testApp(opts: { bodyLimit?: number } = {}) {
+export function testApp(
+  opts: Partial<Pick<HttpAppOptions, 'bodyLimit' | 'errors' | 'trustOneProxy' | 'routes' | 'openapi'>> = {},
+) {
   const { logger, lines } = memoryLogger();
   const metrics = new Metrics({ version: '1.2.3', commit: 'abc1234' }, { defaultMetrics: false });
   const health = new Health(1000);

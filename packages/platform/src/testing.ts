@@ -3,9 +3,10 @@
  * Every suite gets its own database / key prefix / vhost, so suites never collide and
  * can run in parallel; each helper's `drop()` removes what it created.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import type { EventEnvelope } from './events.js';
 import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
 
 export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -141,4 +142,9 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** An event envelope for the kit's own tests (services build theirs with `@mdp/contracts/events`). */
+export function testEvent<T>(type: string, data: T): EventEnvelope<T> {
+  return { specversion: '1.0', id: randomUUID(), type, source: 'test', time: new Date().toISOString(), data };
 }

@@ -5,12 +5,19 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import amqplib from 'amqplib';
 import { createAmqp } from '../src/amqp.js';
-import { createEvent, EVENTS_EXCHANGE, EventPublisher } from '../src/events.js';
+import { EVENTS_EXCHANGE, EventPublisher } from '../src/events.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
 import { enqueueEvent, OUTBOX_SQL, OutboxRelay } from '../src/outbox.js';
-import { createPgPool } from '../src/postgres.js';
-import { eventually, type TempDatabase, type TempVhost, tempDatabase, tempVhost } from '../src/testing.js';
+import { createPgPool, withTransaction } from '../src/postgres.js';
+import {
+  eventually,
+  type TempDatabase,
+  type TempVhost,
+  tempDatabase,
+  tempVhost,
+  testEvent,
+} from '../src/testing.js';
 
 const logger = createLogger({ service: 'outbox-test', level: 'silent' });
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -56,11 +63,22 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', (
     propagation.disable();
   });
 
+  /**
+   * Stores a marker event and waits until it arrives: the relay publishes rows in order on one
+   * channel, so whatever it sent before the marker has arrived by then (no sleep standing in for
+   * "nothing else will come").
+   */
+  async function afterMarker(pool: ReturnType<typeof createPgPool>): Promise<void> {
+    const marker = testEvent('test.marker', {});
+    await withTransaction(pool, (c) => enqueueEvent(c, marker));
+    await eventually(() => received.some((r) => r.id === marker.id), 10_000);
+  }
+
   test('publish sets the contract message properties and carries the trace context', async () => {
     const metrics = new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false });
     const conn = createAmqp(vhost.url, { name: 'outbox-test' });
     const publisher = new EventPublisher(conn, { logger, metrics });
-    const event = createEvent('user.registered', 'user-service', { userId: 'u1', email: 'a@b.c' });
+    const event = testEvent('user.registered', { userId: 'u1', email: 'a@b.c' });
     const spanCtx = trace.setSpanContext(ROOT_CONTEXT, {
       traceId: TRACE_ID,
       spanId: '00f067aa0ba902b7',
@@ -85,8 +103,8 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', (
     const conn = createAmqp(vhost.url, { name: 'outbox-test' });
     const publisher = new EventPublisher(conn, { logger, metrics });
     const relay = new OutboxRelay({ pool, publisher, logger, metrics, intervalMs: 100 });
-    const committed = createEvent('order.created', 'order-service', { orderId: 'o1' });
-    const rolledBack = createEvent('order.created', 'order-service', { orderId: 'o2' });
+    const committed = testEvent('order.created', { orderId: 'o1' });
+    const rolledBack = testEvent('order.created', { orderId: 'o2' });
 
     const spanCtx = trace.setSpanContext(ROOT_CONTEXT, {
       traceId: TRACE_ID,
@@ -111,7 +129,7 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', (
     const got = await eventually(() => received.find((r) => r.id === committed.id));
     assert.match(String(got.props.headers?.traceparent), new RegExp(`^00-${TRACE_ID}-`));
     await eventually(async () => (await relay.pending()) === 0);
-    await new Promise((r) => setTimeout(r, 300));
+    await afterMarker(pool);
     assert.equal(received.filter((r) => r.id === committed.id).length, 1, 'delivered exactly once');
     assert.equal(received.filter((r) => r.id === rolledBack.id).length, 0, 'rolled-back event never sent');
     const { rows } = await pool.query('SELECT published_at FROM outbox WHERE id = $1', [committed.id]);
@@ -133,16 +151,8 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', (
     const deadConn = createAmqp('amqp://guest:guest@127.0.0.1:1', { name: 'outbox-dead' });
     const deadPublisher = new EventPublisher(deadConn, { logger, metrics, timeoutMs: 300 });
     const deadRelay = new OutboxRelay({ pool, publisher: deadPublisher, logger, metrics, intervalMs: 50 });
-    const events = Array.from({ length: 20 }, (_, i) =>
-      createEvent('order.cancelled', 'order-service', { orderId: `x${i}` }),
-    );
-    for (const e of events) {
-      const c = await pool.connect();
-      await c.query('BEGIN');
-      await enqueueEvent(c, e);
-      await c.query('COMMIT');
-      c.release();
-    }
+    const events = Array.from({ length: 20 }, (_, i) => testEvent('order.cancelled', { orderId: `x${i}` }));
+    for (const e of events) await withTransaction(pool, (c) => enqueueEvent(c, e));
     await assert.rejects(deadRelay.drainOnce(), /not published/);
     assert.equal(await deadRelay.pending(), 20, 'all still pending during the outage');
     const { rows } = await pool.query<{ attempts: number }>(
@@ -164,7 +174,7 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', (
     relay.start();
     await eventually(async () => (await relay.pending()) === 0, 10_000);
     await eventually(() => events.every((e) => received.some((r) => r.id === e.id)));
-    await new Promise((r) => setTimeout(r, 300));
+    await afterMarker(pool);
     for (const e of events) assert.equal(received.filter((r) => r.id === e.id).length, 1, `${e.id} once`);
     await relay.stop();
     await publisher.close();

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempVhost } from '../src/testing.js';
 
 interface OtlpSpan {
   traceId: string;
@@ -46,7 +47,7 @@ before(async () => {
 });
 after(() => new Promise<void>((r) => server.close(() => r())));
 
-function runFixture(env: Record<string, string>) {
+function runFixture(env: Record<string, string>, fixture = 'traced-app.ts') {
   const child = spawn(
     process.execPath,
     [
@@ -55,7 +56,7 @@ function runFixture(env: Record<string, string>) {
       '@mdp/platform/telemetry',
       '--import',
       'tsx',
-      'packages/platform/test/fixtures/traced-app.ts',
+      `packages/platform/test/fixtures/${fixture}`,
     ],
     { cwd: repoRoot, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -143,4 +144,24 @@ test('the preload produces route spans, exports them over OTLP/HTTP and stamps l
   const line = logs.find((l) => l.msg === 'product read');
   assert.equal(line?.trace_id, route.traceId, 'log line carries the trace id');
   assert.match(String(line?.span_id), /^[0-9a-f]{16}$/);
+});
+
+test('an event published while the channel is still opening keeps its own trace (amqplib instrumented)', async () => {
+  const vhost = await tempVhost('traced');
+  try {
+    const { code, stderr, logs } = await runFixture(
+      { OTEL_SERVICE_NAME: 'traced-publisher', AMQP_URL: vhost.url },
+      'traced-publisher.ts',
+    );
+    assert.equal(code, 0, stderr);
+    assert.equal(logs.length, 3, stderr);
+    for (const { expected, traceparent } of logs)
+      assert.equal(
+        String(traceparent).split('-')[1],
+        expected,
+        `message of trace ${expected}: ${traceparent}`,
+      );
+  } finally {
+    await vhost.drop();
+  }
 });

@@ -15,6 +15,7 @@ import { redisCheck } from '@mdp/platform/redis';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { CombinedDocs } from './adapters/openapi-upstreams.js';
+import { defaults } from './config.js';
 import type { UpstreamName } from './domain/routing.js';
 import { proxyRoutes } from './routes/proxy.js';
 
@@ -71,13 +72,28 @@ export function securityHeaders(): Record<string, string> {
 
 export function buildApp(deps: AppDeps): HttpApp {
   deps.health.add('redis', redisCheck(deps.redis));
-  const app = createHttpApp({
-    ...deps,
-    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
-    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
-    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
+  const docs = new CombinedDocs({
+    upstreams: deps.upstreams,
+    logger: deps.logger,
+    version: deps.info.version,
   });
+  return createHttpApp({
+    ...deps,
+    trustOneProxy: deps.trustProxy ?? defaults.TRUST_PROXY,
+    setup: (app) => gatewayPlugins(app, deps, docs),
+    routes: (scope) =>
+      proxyRoutes(scope, {
+        upstreams: deps.upstreams,
+        limiterAvailable: () => deps.redis.status === 'ready',
+        publicKey: deps.jwtPublicKey,
+        flags: deps.flags,
+        timeoutMs: deps.upstreamTimeoutMs ?? defaults.UPSTREAM_TIMEOUT_MS,
+      }),
+  });
+}
 
+/** Security headers, CORS, rate limits, the proxy client and the combined API docs, before the routes. */
+function gatewayPlugins(app: HttpApp, deps: AppDeps, docs: CombinedDocs): void {
   // Security headers: helmet's choice of headers and values, computed once (the policy has
   // nothing per-request, such as nonces) and set on every reply. Running the helmet middleware
   // on each request cost about 0.1 ms of CPU per request here.
@@ -123,17 +139,12 @@ export function buildApp(deps: AppDeps): HttpApp {
       connections: null,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      connect: { timeout: Math.min(deps.upstreamTimeoutMs ?? 5000, 3000) },
+      connect: { timeout: Math.min(deps.upstreamTimeoutMs ?? defaults.UPSTREAM_TIMEOUT_MS, 3000) },
       // reply-from would otherwise default to not verifying TLS certificates.
       ...({ tls: { rejectUnauthorized: true } } as object),
     },
   });
 
-  const docs = new CombinedDocs({
-    upstreams: deps.upstreams,
-    logger: deps.logger,
-    version: deps.info.version,
-  });
   app.register(swagger, {
     openapi: { openapi: '3.0.3', info: { title: 'MDP shop public API', version: deps.info.version } },
   });
@@ -143,15 +154,4 @@ export function buildApp(deps: AppDeps): HttpApp {
     transformSpecification: () => docs.current(),
     transformSpecificationClone: false,
   });
-
-  app.register(async (scope: HttpApp) => {
-    proxyRoutes(scope, {
-      upstreams: deps.upstreams,
-      limiterAvailable: () => deps.redis.status === 'ready',
-      publicKey: deps.jwtPublicKey,
-      flags: deps.flags,
-      timeoutMs: deps.upstreamTimeoutMs ?? 5000,
-    });
-  });
-  return app;
 }

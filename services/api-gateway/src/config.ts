@@ -1,4 +1,11 @@
-import { bool, httpUrl, millis, pem, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+import { bool, httpUrl, millis, pem, redisUrl, z } from '@mdp/platform/config';
+import { defineService } from '@mdp/platform/service';
+
+/** Every default of the gateway's settings, in one place. */
+export const defaults = {
+  UPSTREAM_TIMEOUT_MS: 5000,
+  TRUST_PROXY: false,
+} as const;
 
 /** Comma-separated list of allowed browser origins (`https://shop.example.com,http://localhost:5173`). */
 const origins = z
@@ -14,27 +21,30 @@ const origins = z
     message: 'must be a comma-separated list of origins like https://shop.example.com',
   });
 
-export const configSchema = serviceConfig(8080, {
-  REDIS_URL: redisUrl(),
-  USER_SERVICE_URL: httpUrl(),
-  PRODUCT_SERVICE_URL: httpUrl(),
-  ORDER_SERVICE_URL: httpUrl(),
-  NOTIFICATION_SERVICE_URL: httpUrl(),
-  /** Ed25519 SPKI PEM that verifies access tokens. */
-  JWT_PUBLIC_KEY: pem('PUBLIC KEY'),
-  /** An upstream that has not answered (headers) within this time is a 504. */
-  UPSTREAM_TIMEOUT_MS: millis(5000),
-  CORS_ORIGINS: origins,
-  /** Behind the ingress: trust its X-Forwarded-For for client IPs. */
-  TRUST_PROXY: bool(false),
+export const definition = defineService({
+  name: 'api-gateway',
+  port: 8080,
+  settings: {
+    REDIS_URL: redisUrl(),
+    USER_SERVICE_URL: httpUrl(),
+    PRODUCT_SERVICE_URL: httpUrl(),
+    ORDER_SERVICE_URL: httpUrl(),
+    NOTIFICATION_SERVICE_URL: httpUrl(),
+    /** Ed25519 SPKI PEM that verifies access tokens. */
+    JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519'),
+    /** An upstream that has not answered (headers) within this time is a 504. */
+    UPSTREAM_TIMEOUT_MS: millis(defaults.UPSTREAM_TIMEOUT_MS),
+    CORS_ORIGINS: origins,
+    /** Behind the ingress: trust its X-Forwarded-For for client IPs. */
+    TRUST_PROXY: bool(defaults.TRUST_PROXY),
+  },
+  localDefaults: {
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    USER_SERVICE_URL: 'http://127.0.0.1:8081',
+    PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
+    ORDER_SERVICE_URL: 'http://127.0.0.1:8083',
+    NOTIFICATION_SERVICE_URL: 'http://127.0.0.1:8084',
+  },
 });
 
-export type Config = z.output<typeof configSchema>;
-
-export const localDefaults = {
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  USER_SERVICE_URL: 'http://127.0.0.1:8081',
-  PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
-  ORDER_SERVICE_URL: 'http://127.0.0.1:8083',
-  NOTIFICATION_SERVICE_URL: 'http://127.0.0.1:8084',
-};
+export type Config = z.output<typeof definition.config>;

@@ -1,20 +1,21 @@
+import { type AnyEvent, parseEvent } from '@mdp/contracts/events';
 import { amqpCheck } from '@mdp/platform/amqp';
-import { EventConsumer, PermanentError } from '@mdp/platform/consumer';
+import type { RouteAuth } from '@mdp/platform/auth';
+import { EventConsumer } from '@mdp/platform/consumer';
 import type { Flags } from '@mdp/platform/flags';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { LogChannel, SlackChannel, WebhookChannel } from './adapters/channels.js';
 import { PostgresNotificationStore } from './adapters/postgres.js';
 import { BINDINGS, QUEUE } from './adapters/rabbitmq.js';
-import { type Channel, type ChannelSender, MalformedEventError, Notifier } from './domain/notifications.js';
+import { defaults } from './config.js';
+import { type Channel, type ChannelSender, Notifier } from './domain/notifications.js';
 import { FLAGS } from './flags.js';
-import type { RouteAuth } from './routes/auth.js';
 import { notificationRoutes } from './routes/notifications.js';
 
 export interface AppDeps {
@@ -33,69 +34,49 @@ export interface AppDeps {
   bodyLimit?: number;
 }
 
-export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer } {
+/** The optional channels: each needs its URL and its feature flag on (per recipient). */
+const OPTIONAL = [
+  { channel: 'webhook', flag: 'notifications.webhook-enabled', url: 'webhookUrl' },
+  { channel: 'slack', flag: 'notifications.slack-enabled', url: 'slackWebhookUrl' },
+] as const;
+
+export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer<AnyEvent> } {
   const { logger, metrics, flags } = deps;
   deps.health.add('postgres', pgCheck(deps.db)).add('rabbitmq', amqpCheck(deps.amqp));
-  const app = createHttpApp(deps);
   const store = new PostgresNotificationStore(deps.db);
-  const timeout = deps.channels.timeoutMs ?? 3000;
+  const timeout = deps.channels.timeoutMs ?? defaults.CHANNEL_TIMEOUT_MS;
   const senders: ChannelSender[] = [new LogChannel(logger)];
   if (deps.channels.webhookUrl) senders.push(new WebhookChannel(deps.channels.webhookUrl, timeout));
   if (deps.channels.slackWebhookUrl) senders.push(new SlackChannel(deps.channels.slackWebhookUrl, timeout));
-  const sent = metrics.notificationsSent();
+  // notification-service's own metric (platform contract): notifications sent, by channel and outcome.
+  const sent = metrics.counter('notifications_sent_total', 'Notifications sent', ['channel', 'outcome']);
   const notifier = new Notifier({
     store,
     senders,
-    logger,
     enabledChannels: async (userId) => {
-      const ctx = { targetingKey: userId };
       const on: Channel[] = [];
-      if (
-        deps.channels.webhookUrl &&
-        (await flags.boolean(
-          'notifications.webhook-enabled',
-          FLAGS['notifications.webhook-enabled'].default,
-          ctx,
-        ))
-      )
-        on.push('webhook');
-      if (
-        deps.channels.slackWebhookUrl &&
-        (await flags.boolean(
-          'notifications.slack-enabled',
-          FLAGS['notifications.slack-enabled'].default,
-          ctx,
-        ))
-      )
-        on.push('slack');
+      for (const { channel, flag, url } of OPTIONAL)
+        if (deps.channels[url] && (await flags.boolean(flag, FLAGS[flag].default, { targetingKey: userId })))
+          on.push(channel);
       return on;
     },
     onSent: (channel, outcome) => sent.inc({ channel, outcome }),
   });
-  const consumer = new EventConsumer(deps.amqp, {
+  const consumer = new EventConsumer<AnyEvent>(deps.amqp, {
     queue: QUEUE,
     bindings: BINDINGS,
-    retryDelaysMs: deps.retryDelaysMs,
-    prefetch: deps.prefetch,
+    retryDelaysMs: deps.retryDelaysMs ?? [...defaults.RETRY_DELAYS_MS],
+    prefetch: deps.prefetch ?? defaults.CONSUMER_PREFETCH,
     logger,
     metrics,
-    handle: async (event, delivery) => {
-      try {
-        return await notifier.handle(event as never, { final: delivery.final });
-      } catch (err) {
-        if (err instanceof MalformedEventError) throw new PermanentError(err.message);
-        throw err;
-      }
-    },
+    // Each message is checked against the contract; one that fails goes to the DLQ with the reason.
+    parse: parseEvent,
+    handle: (event, delivery) => notifier.handle(event, { final: delivery.final }),
   });
-  registerOpenApi(app, {
-    title: 'notification-service',
-    version: deps.info.version,
-    description: 'Notifications sent to the signed-in user',
-  });
-  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
-  app.register(async (scope: HttpApp) => {
-    notificationRoutes(scope, { store, auth: deps.auth });
+  const app = createHttpApp({
+    ...deps,
+    openapi: { title: 'notification-service', description: 'Notifications sent to the signed-in user' },
+    routes: (scope) => notificationRoutes(scope, { store, auth: deps.auth }),
   });
   return { app, consumer };
 }

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { AnyEvent } from '@mdp/contracts/events';
+import { sampleEvent } from '@mdp/contracts/testing';
 import { createAmqp } from '@mdp/platform/amqp';
-import { declareConsumerTopology, type EventConsumer } from '@mdp/platform/consumer';
-import { createEvent, EVENTS_EXCHANGE, EventPublisher } from '@mdp/platform/events';
+import { jwtRouteAuth } from '@mdp/platform/auth';
+import type { EventConsumer } from '@mdp/platform/consumer';
+import { DEAD_LETTER_REASON_HEADER, topologyNames } from '@mdp/platform/consumer';
+import { EVENTS_EXCHANGE, EventPublisher } from '@mdp/platform/events';
 import { initFlags } from '@mdp/platform/flags';
 import { Health } from '@mdp/platform/health';
 import type { HttpApp } from '@mdp/platform/http';
@@ -16,17 +20,16 @@ import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { migrate } from '@mdp/platform/postgres';
 import { eventually, TEST_RABBIT_API, tempDatabase, tempVhost } from '@mdp/platform/testing';
-import type { ConfirmChannel } from 'amqplib';
+import amqplib, { type ConfirmChannel } from 'amqplib';
 import type pg from 'pg';
-import { jwtAuth } from '../src/adapters/auth.js';
-import { connectPostgres, MIGRATIONS_DIR } from '../src/adapters/postgres.js';
-import { BINDINGS, QUEUE } from '../src/adapters/rabbitmq.js';
+import { connectPostgres } from '../src/adapters/postgres.js';
+import { QUEUE } from '../src/adapters/rabbitmq.js';
 import { buildApp } from '../src/app.js';
+import { definition } from '../src/config.js';
 import { tokenKit } from './tokens.js';
 
 const info = { service: 'notification-service', version: 't', commit: 't' };
 const logger = createLogger({ service: 'notification-service', level: 'silent' });
-const REPO = path.resolve(import.meta.dirname, '../../..');
 
 interface Hit {
   path: string;
@@ -79,7 +82,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
   let pubConn: ReturnType<typeof createAmqp>;
   let publisher: EventPublisher;
   let app: HttpApp;
-  let consumer: EventConsumer;
+  let consumer: EventConsumer<AnyEvent>;
   let metrics: Metrics;
   let endpoint: Awaited<ReturnType<typeof fakeEndpoint>>;
   let flagDir: string;
@@ -87,7 +90,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
 
   before(async () => {
     [db, vhost] = await Promise.all([tempDatabase('notifications'), tempVhost('notifications')]);
-    await migrate(db.url, MIGRATIONS_DIR);
+    await migrate(db.url, definition.migrations?.dir as string);
     pool = connectPostgres(db.url);
     endpoint = await fakeEndpoint();
     flagDir = await mkdtemp(path.join(tmpdir(), 'notif-flags-'));
@@ -124,7 +127,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
       flags,
       db: pool,
       amqp,
-      auth: jwtAuth(keys.publicPem),
+      auth: jwtRouteAuth(keys.publicPem),
       channels: {
         webhookUrl: `${endpoint.base}/hook`,
         slackWebhookUrl: `${endpoint.base}/slack`,
@@ -164,21 +167,10 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
   test('each event becomes a notification per channel for its recipient; GET /notifications shows own only', async () => {
     const alice = randomUUID();
     const bob = randomUUID();
-    const welcome = createEvent('user.registered', 'user-service', {
-      userId: alice,
-      email: 'a@x',
-      name: 'Alice',
-    });
-    const created = createEvent('order.created', 'order-service', {
-      orderId: randomUUID(),
-      userId: alice,
-      total: { amount: 1999, currency: 'EUR' },
-    });
-    const cancelled = createEvent('order.cancelled', 'order-service', {
-      orderId: randomUUID(),
-      userId: alice,
-    });
-    const bobs = createEvent('order.created', 'order-service', { orderId: randomUUID(), userId: bob });
+    const welcome = sampleEvent('user.registered', { userId: alice, email: 'a@x', name: 'Alice' });
+    const created = sampleEvent('order.created', { userId: alice, total: { amount: 1999, currency: 'EUR' } });
+    const cancelled = sampleEvent('order.cancelled', { userId: alice });
+    const bobs = sampleEvent('order.created', { userId: bob });
     for (const e of [welcome, created, cancelled, bobs]) await publisher.publish(e);
     await eventually(
       async () =>
@@ -219,7 +211,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
   });
 
   test('a redelivered event sends nothing twice (idempotent by event id)', async () => {
-    const e = createEvent('order.created', 'order-service', { orderId: randomUUID(), userId: randomUUID() });
+    const e = sampleEvent('order.created');
     await publisher.publish(e);
     await eventually(async () => (await rows(e.id)).filter((r) => r.status === 'sent').length === 3);
     const dupBefore = await metricValue(metrics, 'messages_consumed_total', {
@@ -241,10 +233,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     let failures = 2;
     endpoint.setStatus(() => (failures-- > 0 ? 500 : 200));
     try {
-      const e = createEvent('order.cancelled', 'order-service', {
-        orderId: randomUUID(),
-        userId: randomUUID(),
-      });
+      const e = sampleEvent('order.cancelled');
       await publisher.publish(e);
       await eventually(async () => {
         const r = await rows(e.id);
@@ -274,15 +263,15 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     await ch.waitForConfirms();
     // A webhook that always fails: retried twice, then dead-lettered; its row says failed.
     endpoint.setStatus(() => 503);
-    const doomed = createEvent('order.created', 'order-service', {
-      orderId: randomUUID(),
-      userId: randomUUID(),
-    });
+    const doomed = sampleEvent('order.created');
     await publisher.publish(doomed);
-    await new Promise((r) => setTimeout(r, 50));
+    // Its first attempt has failed (the webhook row says so) before the webhook recovers.
+    await eventually(async () =>
+      (await rows(doomed.id)).some((r) => r.channel === 'webhook' && r.attempts >= 1),
+    );
     endpoint.setStatus(() => 200);
     // Meanwhile a good message passes.
-    const good = createEvent('user.registered', 'user-service', { userId: randomUUID(), name: 'Gus' });
+    const good = sampleEvent('user.registered', { name: 'Gus' });
     endpoint.setStatus(() => 200);
     await publisher.publish(good);
     await eventually(
@@ -303,13 +292,46 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     assert.ok(deadLettered >= 1);
   });
 
+  test('a message that breaks the contract goes to the DLQ with the reason and notifies nobody', async () => {
+    const valid = sampleEvent('order.created');
+    const { userId: _dropped, ...withoutRecipient } = valid.data;
+    const bad = { ...valid, data: withoutRecipient };
+    const conn = await amqplib.connect(vhost.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      ch.publish(EVENTS_EXCHANGE, 'order.created', Buffer.from(JSON.stringify(bad)), { messageId: bad.id });
+      await ch.waitForConfirms();
+      const dlq = topologyNames(QUEUE, 0).deadLetterQueue;
+      const idOf = (body: Buffer) => {
+        try {
+          return (JSON.parse(body.toString()) as { id?: string }).id;
+        } catch {
+          return undefined;
+        }
+      };
+      // Reads the DLQ without acking: closing the channel puts everything back.
+      const reasonInDlq = async () => {
+        const reader = await conn.createChannel();
+        try {
+          for (let m = await reader.get(dlq); m; m = await reader.get(dlq))
+            if (idOf(m.content) === bad.id) return String(m.properties.headers?.[DEAD_LETTER_REASON_HEADER]);
+          return undefined;
+        } finally {
+          await reader.close();
+        }
+      };
+      const reason = await eventually(reasonInDlq, 10_000);
+      assert.match(String(reason), /^invalid event: order\.created: \/data\/userId/);
+      assert.deepEqual(await rows(bad.id), [], 'not handled');
+    } finally {
+      await conn.close();
+    }
+  });
+
   test('a handler failing on every try is dead-lettered after the bounded retries', async () => {
     endpoint.setStatus(() => 503);
     try {
-      const doomed = createEvent('order.created', 'order-service', {
-        orderId: randomUUID(),
-        userId: randomUUID(),
-      });
+      const doomed = sampleEvent('order.created');
       const before = await metricValue(metrics, 'messages_consumed_total', {
         queue: QUEUE,
         outcome: 'dead_letter',
@@ -348,58 +370,3 @@ function rabbit(p: string) {
   base.password = '';
   return { url: new URL(p, base).toString(), headers: { authorization: `Basic ${authz}` } };
 }
-
-test('databases/rabbitmq/definitions.json is the topology the code declares', async () => {
-  const vhost = await tempVhost('topology');
-  const conn = createAmqp(vhost.url, { name: 'topology-test' });
-  try {
-    const w = conn.createChannel({
-      setup: (ch: ConfirmChannel) =>
-        declareConsumerTopology(ch, {
-          queue: QUEUE,
-          bindings: BINDINGS,
-          retryDelaysMs: [1000, 5000, 15_000],
-        }),
-    });
-    await w.waitForConnect();
-    const defs = JSON.parse(await readFile(path.join(REPO, 'databases/rabbitmq/definitions.json'), 'utf8'));
-    const v = encodeURIComponent(vhost.vhost);
-    const get = async (p: string) => {
-      const { url, headers } = rabbit(p);
-      return (await (await fetch(url, { headers })).json()) as Record<string, unknown>[];
-    };
-    const queues = (await get(`/api/queues/${v}`)).map((q) => ({
-      name: q.name,
-      durable: q.durable,
-      arguments: q.arguments,
-    }));
-    const want = defs.queues.map((q: Record<string, unknown>) => ({
-      name: q.name,
-      durable: q.durable,
-      arguments: q.arguments,
-    }));
-    const byName = (a: { name: unknown }, b: { name: unknown }) =>
-      String(a.name).localeCompare(String(b.name));
-    assert.deepEqual(queues.sort(byName), want.sort(byName));
-    const exchanges = (await get(`/api/exchanges/${v}`))
-      .filter((e) => String(e.name).startsWith('mdp.'))
-      .map((e) => ({ name: e.name, type: e.type, durable: e.durable }))
-      .sort(byName);
-    assert.deepEqual(
-      exchanges,
-      defs.exchanges
-        .map((e: Record<string, unknown>) => ({ name: e.name, type: e.type, durable: e.durable }))
-        .sort(byName),
-    );
-    const key = (b: Record<string, unknown>) => `${b.source}>${b.destination}:${b.routing_key}`;
-    const bindings = (await get(`/api/bindings/${v}`))
-      .filter((b) => b.source !== '')
-      .map(key)
-      .sort();
-    assert.deepEqual(bindings, defs.bindings.map(key).sort());
-    await w.close();
-  } finally {
-    await conn.close();
-    await vhost.drop();
-  }
-});

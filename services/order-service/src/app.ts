@@ -1,18 +1,18 @@
 import { amqpCheck } from '@mdp/platform/amqp';
+import type { RouteAuth } from '@mdp/platform/auth';
 import type { Flags } from '@mdp/platform/flags';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { PostgresOrderStore } from './adapters/postgres.js';
 import { Orders } from './domain/orders.js';
 import type { Inventory } from './domain/ports.js';
+import { errorMap } from './errors.js';
 import { FaultInjector } from './faults.js';
-import type { RouteAuth } from './routes/auth.js';
 import { orderRoutes } from './routes/orders.js';
 
 export interface AppDeps {
@@ -33,17 +33,17 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): { app: HttpApp; orders: Orders } {
   deps.health.add('postgres', pgCheck(deps.db));
   if (deps.amqp) deps.health.add('rabbitmq', amqpCheck(deps.amqp));
-  const app = createHttpApp(deps);
   const orders = new Orders({
     store: new PostgresOrderStore(deps.db),
     inventory: deps.inventory,
     logger: deps.logger,
   });
-  registerOpenApi(app, { title: 'order-service', version: deps.info.version, description: 'Orders' });
   const faults = new FaultInjector(deps.flags, deps.logger);
-  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
-  app.register(async (scope: HttpApp) => {
-    orderRoutes(scope, { orders, auth: deps.auth, faults, metrics: deps.metrics });
+  const app = createHttpApp({
+    ...deps,
+    errors: errorMap,
+    openapi: { title: 'order-service', description: 'Orders' },
+    routes: (scope) => orderRoutes(scope, { orders, auth: deps.auth, faults, metrics: deps.metrics }),
   });
   return { app, orders };
 }

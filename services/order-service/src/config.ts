@@ -1,26 +1,38 @@
-import { amqpUrl, httpUrl, millis, postgresUrl, serviceConfig, z } from '@mdp/platform/config';
+import { amqpUrl, httpUrl, millis, pem, postgresUrl, z } from '@mdp/platform/config';
+import { defineService } from '@mdp/platform/service';
 
-export const configSchema = serviceConfig(8083, {
-  DATABASE_URL: postgresUrl(),
-  AMQP_URL: amqpUrl(),
-  PRODUCT_SERVICE_URL: httpUrl(),
-  /** SPKI PEM of user-service's Ed25519 key. */
-  JWT_PUBLIC_KEY: z
-    .string()
-    .min(1)
-    .refine((v) => v.includes('BEGIN PUBLIC KEY'), 'must be an SPKI PEM'),
-  /** Per attempt of a call to product-service. */
-  PRODUCT_SERVICE_TIMEOUT_MS: millis(2000),
-  PRODUCT_SERVICE_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
-  /** The outbox relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
-  OUTBOX_INTERVAL_MS: millis(1000),
-  PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+/** Every default of order-service's settings, in one place. */
+export const defaults = {
+  PRODUCT_SERVICE_TIMEOUT_MS: 2000,
+  PRODUCT_SERVICE_RETRIES: 2,
+  OUTBOX_INTERVAL_MS: 1000,
+  PG_POOL_MAX: 20,
+  /** How often stock releases product-service missed are retried. */
+  PENDING_RELEASES_INTERVAL_MS: 5000,
+} as const;
+
+export const definition = defineService({
+  name: 'order-service',
+  port: 8083,
+  settings: {
+    DATABASE_URL: postgresUrl(),
+    AMQP_URL: amqpUrl(),
+    PRODUCT_SERVICE_URL: httpUrl(),
+    /** SPKI PEM of user-service's Ed25519 key. */
+    JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519'),
+    /** Per attempt of a call to product-service. */
+    PRODUCT_SERVICE_TIMEOUT_MS: millis(defaults.PRODUCT_SERVICE_TIMEOUT_MS),
+    PRODUCT_SERVICE_RETRIES: z.coerce.number().int().min(0).max(5).default(defaults.PRODUCT_SERVICE_RETRIES),
+    /** The outbox relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
+    OUTBOX_INTERVAL_MS: millis(defaults.OUTBOX_INTERVAL_MS),
+    PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(defaults.PG_POOL_MAX),
+  },
+  localDefaults: {
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/orders',
+    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
+  },
+  migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
 
-export type Config = z.output<typeof configSchema>;
-
-export const localDefaults = {
-  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/orders',
-  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
-  PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
-};
+export type Config = z.output<typeof definition.config>;

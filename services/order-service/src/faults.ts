@@ -1,11 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '@mdp/platform/errors';
 import type { Flags } from '@mdp/platform/flags';
 import type { Logger } from '@mdp/platform/logger';
 import { FLAGS } from './flags.js';
 
 const clamp = (v: number, lo: number, hi: number) =>
   Number.isFinite(v) ? Math.min(Math.max(v, lo), hi) : lo;
+
+/** The failure `fault.order-error-rate` injects (a 500 FAULT_INJECTED). */
+export class FaultInjectedError extends Error {
+  override name = 'FaultInjectedError';
+  constructor() {
+    super('injected failure (feature flag fault.order-error-rate)');
+  }
+}
 
 /**
  * The release-testing faults (`fault.order-error-rate`, `fault.order-latency-ms`). Off by
@@ -42,7 +49,6 @@ export class FaultInjector {
     this.note('fault.order-latency-ms', latency);
     this.note('fault.order-error-rate', rate);
     if (latency > 0) await sleep(latency);
-    if (rate > 0 && Math.random() < rate)
-      throw new AppError(500, 'FAULT_INJECTED', 'injected failure (feature flag fault.order-error-rate)');
+    if (rate > 0 && Math.random() < rate) throw new FaultInjectedError();
   }
 }

@@ -1,15 +1,16 @@
 import { amqpCheck } from '@mdp/platform/amqp';
+import type { RouteAuth } from '@mdp/platform/auth';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { registerOpenApi } from '@mdp/platform/openapi';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { CatalogDb } from './adapters/catalog-db.js';
 import { RedisProductCache } from './adapters/redis.js';
+import { defaults } from './config.js';
 import { Catalog, type CatalogEvents } from './domain/catalog.js';
-import type { RouteAuth } from './routes/auth.js';
+import { errorMap } from './errors.js';
 import { internalRoutes } from './routes/internal.js';
 import { productRoutes } from './routes/products.js';
 
@@ -32,28 +33,28 @@ export function buildApp(deps: AppDeps): HttpApp {
   // Redis is not a readiness dependency: without it reads go to the store (degraded, correct).
   deps.health.add(deps.catalog.kind, deps.catalog.check);
   if (deps.amqp) deps.health.add('rabbitmq', amqpCheck(deps.amqp));
-  const app = createHttpApp(deps);
   const cache = new RedisProductCache(deps.redis, {
     metrics: deps.metrics,
     logger: deps.logger,
-    ttlSeconds: deps.cacheTtlSeconds ?? 60,
+    ttlSeconds: deps.cacheTtlSeconds ?? defaults.CACHE_TTL_SECONDS,
   });
   const catalog = new Catalog({
     repo: deps.catalog,
     cache,
     events: deps.events,
     logger: deps.logger,
-    stockLowThreshold: deps.stockLowThreshold ?? 5,
+    stockLowThreshold: deps.stockLowThreshold ?? defaults.STOCK_LOW_THRESHOLD,
   });
-  registerOpenApi(app, {
-    title: 'product-service',
-    version: deps.info.version,
-    description: 'The catalog, and stock reservations for order-service',
+  return createHttpApp({
+    ...deps,
+    errors: errorMap,
+    openapi: {
+      title: 'product-service',
+      description: 'The catalog, and stock reservations for order-service',
+    },
+    routes: (scope) => {
+      productRoutes(scope, { catalog, auth: deps.auth });
+      internalRoutes(scope, { catalog });
+    },
   });
-  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
-  app.register(async (scope: HttpApp) => {
-    productRoutes(scope, { catalog, auth: deps.auth });
-    internalRoutes(scope, { catalog });
-  });
-  return app;
 }

@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
+import { jwtRouteAuth } from '@mdp/platform/auth';
 import { Health } from '@mdp/platform/health';
 import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { createRedis } from '@mdp/platform/redis';
-import { eventually, TEST_REDIS_URL, tempDatabase, tempRedisPrefix } from '@mdp/platform/testing';
-import { jwtAuth } from '../src/adapters/auth.js';
-import { PostgresProductRepository } from '../src/adapters/postgres.js';
+import { eventually, TEST_REDIS_URL, tempRedisPrefix } from '@mdp/platform/testing';
 import { buildApp } from '../src/app.js';
-import { tokenKit } from './helpers.js';
+import { migratedCatalog, tokenKit } from './helpers.js';
 
 /** A TCP relay in front of Redis that the test cuts and restores. */
 function relay(target: URL) {
@@ -45,10 +44,8 @@ function relay(target: URL) {
 }
 
 test('a write while Redis is away leaves no stale entry once Redis is back', async () => {
-  const db = await tempDatabase('products_cache_outage');
+  const { db, repo } = await migratedCatalog('products_cache_outage');
   const prefix = tempRedisPrefix('products_outage');
-  const repo = new PostgresProductRepository(db.url);
-  await repo.init();
   const target = new URL(TEST_REDIS_URL);
   const r = relay(target);
   const port = await r.start();
@@ -65,7 +62,7 @@ test('a write while Redis is away leaves no stale entry once Redis is back', asy
     catalog: repo,
     redis,
     events: { stockLow: async () => {} },
-    auth: jwtAuth(keys.publicPem),
+    auth: jwtRouteAuth(keys.publicPem),
   });
   const admin = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;
   try {

@@ -18,6 +18,8 @@ if (!base) {
     const u = new URL(base);
     u.pathname = `/test_catalog_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
     const repo = new MongoProductRepository(u.toString());
+    await repo.ensureSchema();
+    await repo.ensureSchema(); // idempotent
     return { repo, drop: () => Promise.resolve() };
   });
 }

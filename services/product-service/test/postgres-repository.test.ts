@@ -1,8 +1,7 @@
-import { tempDatabase } from '@mdp/platform/testing';
-import { PostgresProductRepository } from '../src/adapters/postgres.js';
+import { migratedCatalog } from './helpers.js';
 import { repositoryContract } from './repository.contract.js';
 
 repositoryContract('PostgreSQL (JSONB documents)', async () => {
-  const db = await tempDatabase('catalog');
-  return { repo: new PostgresProductRepository(db.url, { max: 30 }), drop: db.drop };
+  const { db, repo } = await migratedCatalog('catalog', { max: 30 });
+  return { repo, drop: db.drop };
 });

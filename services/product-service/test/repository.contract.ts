@@ -1,6 +1,6 @@
 /**
  * The contract every ProductRepository adapter passes (PostgreSQL and MongoDB run the same
- * tests). `open()` gives a fresh, empty, initialised store.
+ * tests). `open()` gives a fresh, empty store with its schema in place.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -28,8 +28,6 @@ export function repositoryContract(
 
     before(async () => {
       ({ repo, drop } = await open());
-      await repo.init();
-      await repo.init(); // idempotent
     });
     after(async () => {
       await repo.close();
@@ -203,7 +201,6 @@ export function repositoryContract(
     test('seed fills an empty store once', async () => {
       const fresh = await open();
       try {
-        await fresh.repo.init();
         assert.equal(await fresh.repo.seed(DEMO_PRODUCTS), DEMO_PRODUCTS.length);
         assert.equal(await fresh.repo.seed(DEMO_PRODUCTS), 0);
         const first = DEMO_PRODUCTS[0];

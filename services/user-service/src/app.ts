@@ -1,9 +1,8 @@
-import { ACCESS_TOKEN_TTL_SECONDS } from '@mdp/platform/auth';
+import { jwtRouteAuth } from '@mdp/platform/auth';
 import type { Health } from '@mdp/platform/health';
 import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
 import type { Logger } from '@mdp/platform/logger';
 import type { Metrics } from '@mdp/platform/metrics';
-import { registerOpenApi } from '@mdp/platform/openapi';
 import { pgCheck } from '@mdp/platform/postgres';
 import { redisCheck } from '@mdp/platform/redis';
 import type { Redis } from 'ioredis';
@@ -13,7 +12,9 @@ import { Argon2Passwords } from './adapters/passwords.js';
 import { PgUserRepository } from './adapters/postgres.js';
 import { RedisRefreshTokenStore, type RefreshTokenSettings } from './adapters/refresh-tokens.js';
 import { JwtIssuer, publicKeyOf } from './adapters/tokens.js';
+import { defaults } from './config.js';
 import { UserService } from './domain/users.js';
+import { errorMap } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
 
@@ -44,38 +45,34 @@ export function buildApp(deps: AppDeps): HttpApp {
   const users = new UserService({
     users: new PgUserRepository(deps.db),
     passwords: new Argon2Passwords(deps.passwordHashing),
-    accessTokens: new JwtIssuer(deps.jwtPrivateKey, deps.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS),
+    accessTokens: new JwtIssuer(
+      deps.jwtPrivateKey,
+      deps.accessTokenTtlSeconds ?? defaults.ACCESS_TOKEN_TTL_SECONDS,
+    ),
     refreshTokens: new RedisRefreshTokenStore(deps.redis, {
-      ttlSeconds: 7 * 24 * 3600,
-      familyTtlSeconds: 30 * 24 * 3600,
+      ttlSeconds: defaults.REFRESH_TOKEN_TTL_SECONDS,
+      familyTtlSeconds: defaults.REFRESH_FAMILY_TTL_SECONDS,
       ...deps.refreshTokens,
     }),
     throttle: new RedisLoginThrottle(deps.redis, {
-      maxFailuresPerAccount: 5,
-      maxFailuresPerIp: 50,
-      windowSeconds: 15 * 60,
-      blockSeconds: 15 * 60,
+      maxFailuresPerAccount: defaults.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerIp: defaults.LOGIN_MAX_FAILURES_PER_IP,
+      windowSeconds: defaults.LOGIN_FAILURE_WINDOW_SECONDS,
+      blockSeconds: defaults.LOGIN_BLOCK_SECONDS,
       ...deps.loginThrottle,
     }),
     onSecurityEvent: (event, details) => deps.logger.warn({ securityEvent: event, ...details }, event),
   });
-  const publicKey = publicKeyOf(deps.jwtPrivateKey);
+  const auth = jwtRouteAuth(publicKeyOf(deps.jwtPrivateKey));
 
-  const app = createHttpApp({
+  return createHttpApp({
     ...deps,
-    // Trust exactly one hop (the peer that connected): the client IP is the address that proxy
-    // appended to X-Forwarded-For, so a client cannot choose it by sending its own header.
-    trustProxy: deps.trustProxy ? (_address: string, hop: number): boolean => hop === 0 : false,
+    trustOneProxy: deps.trustProxy ?? defaults.TRUST_PROXY,
+    errors: errorMap,
+    openapi: { title: 'user-service', description: 'Accounts, sign-in and tokens' },
+    routes: (scope) => {
+      authRoutes(scope, { users, auth });
+      userRoutes(scope, { users, auth });
+    },
   });
-  registerOpenApi(app, {
-    title: 'user-service',
-    version: deps.info.version,
-    description: 'Accounts, sign-in and tokens',
-  });
-  // Inside a plugin, so that @fastify/swagger (registered above) sees the routes.
-  app.register(async (scope: HttpApp) => {
-    authRoutes(scope, { users, publicKey });
-    userRoutes(scope, { users, publicKey });
-  });
-  return app;
 }

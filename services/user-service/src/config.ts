@@ -1,4 +1,5 @@
-import { amqpUrl, bool, pem, postgresUrl, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+import { amqpUrl, bool, pem, postgresUrl, redisUrl, z } from '@mdp/platform/config';
+import { defineService } from '@mdp/platform/service';
 
 const seconds = (def: number) =>
   z.coerce
@@ -9,27 +10,43 @@ const seconds = (def: number) =>
     .default(def);
 const count = (def: number) => z.coerce.number().int().min(1).max(1_000_000).default(def);
 
-export const configSchema = serviceConfig(8081, {
-  DATABASE_URL: postgresUrl(),
-  REDIS_URL: redisUrl(),
-  AMQP_URL: amqpUrl(),
-  /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
-  JWT_PRIVATE_KEY: pem('PRIVATE KEY'),
-  ACCESS_TOKEN_TTL_SECONDS: seconds(15 * 60),
-  REFRESH_TOKEN_TTL_SECONDS: seconds(7 * 24 * 3600),
-  REFRESH_FAMILY_TTL_SECONDS: seconds(30 * 24 * 3600),
-  LOGIN_MAX_FAILURES_PER_ACCOUNT: count(5),
-  LOGIN_MAX_FAILURES_PER_IP: count(50),
-  LOGIN_FAILURE_WINDOW_SECONDS: seconds(15 * 60),
-  LOGIN_BLOCK_SECONDS: seconds(15 * 60),
-  /** Behind the gateway: take the client IP (for login throttling) from X-Forwarded-For. */
-  TRUST_PROXY: bool(true),
+/** Every default of user-service's settings, in one place (the schema and buildApp use these). */
+export const defaults = {
+  ACCESS_TOKEN_TTL_SECONDS: 15 * 60,
+  REFRESH_TOKEN_TTL_SECONDS: 7 * 24 * 3600,
+  REFRESH_FAMILY_TTL_SECONDS: 30 * 24 * 3600,
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: 5,
+  LOGIN_MAX_FAILURES_PER_IP: 50,
+  LOGIN_FAILURE_WINDOW_SECONDS: 15 * 60,
+  LOGIN_BLOCK_SECONDS: 15 * 60,
+  TRUST_PROXY: true,
+} as const;
+
+export const definition = defineService({
+  name: 'user-service',
+  port: 8081,
+  settings: {
+    DATABASE_URL: postgresUrl(),
+    REDIS_URL: redisUrl(),
+    AMQP_URL: amqpUrl(),
+    /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
+    JWT_PRIVATE_KEY: pem('PRIVATE KEY', 'ed25519'),
+    ACCESS_TOKEN_TTL_SECONDS: seconds(defaults.ACCESS_TOKEN_TTL_SECONDS),
+    REFRESH_TOKEN_TTL_SECONDS: seconds(defaults.REFRESH_TOKEN_TTL_SECONDS),
+    REFRESH_FAMILY_TTL_SECONDS: seconds(defaults.REFRESH_FAMILY_TTL_SECONDS),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: count(defaults.LOGIN_MAX_FAILURES_PER_ACCOUNT),
+    LOGIN_MAX_FAILURES_PER_IP: count(defaults.LOGIN_MAX_FAILURES_PER_IP),
+    LOGIN_FAILURE_WINDOW_SECONDS: seconds(defaults.LOGIN_FAILURE_WINDOW_SECONDS),
+    LOGIN_BLOCK_SECONDS: seconds(defaults.LOGIN_BLOCK_SECONDS),
+    /** Behind the gateway: take the client IP (for login throttling) from X-Forwarded-For. */
+    TRUST_PROXY: bool(defaults.TRUST_PROXY),
+  },
+  localDefaults: {
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/users',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+  },
+  migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
 
-export type Config = z.output<typeof configSchema>;
-
-export const localDefaults = {
-  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/users',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
-};
+export type Config = z.output<typeof definition.config>;

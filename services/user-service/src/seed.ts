@@ -11,9 +11,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool } from '@mdp/platform/postgres';
+import { commandSetting } from '@mdp/platform/service';
 import type pg from 'pg';
 import { Argon2Passwords } from './adapters/passwords.js';
-import { localDefaults } from './config.js';
+import { definition } from './config.js';
 import { normaliseEmail, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, validEmail } from './domain/users.js';
 
 export const SEED_ADMIN_ID = '00000000-0000-4000-8000-000000000001';
@@ -62,14 +63,8 @@ export async function seedUsersFromSql(pool: pg.Pool, file: string): Promise<boo
 export const SEED_SQL = path.resolve(packageRoot(import.meta.url), '../../databases/postgresql/seed.sql');
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const url =
-    process.env.DATABASE_URL ??
-    (process.env.NODE_ENV === 'production' ? undefined : localDefaults.DATABASE_URL);
+  const url = commandSetting(definition, 'DATABASE_URL');
   const password = process.env.SEED_ADMIN_PASSWORD;
-  if (!url) {
-    process.stderr.write('config error: DATABASE_URL is missing\n');
-    process.exit(78);
-  }
   const fromSql = !password && process.env.NODE_ENV !== 'production' && existsSync(SEED_SQL);
   if (!password && !fromSql) {
     process.stdout.write('user-service seed: SEED_ADMIN_PASSWORD not set; nothing seeded\n');

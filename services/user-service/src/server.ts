@@ -1,42 +1,37 @@
+import { startOutbox } from '@mdp/platform/outbox';
 import { runService } from '@mdp/platform/service';
 import { connectPostgres } from './adapters/postgres.js';
-import { connectRabbitMq, startOutboxRelay } from './adapters/rabbitmq.js';
+import { connectRabbitMq } from './adapters/rabbitmq.js';
 import { connectRedis } from './adapters/redis.js';
 import { buildApp } from './app.js';
-import { configSchema, localDefaults } from './config.js';
+import { definition } from './config.js';
 
-await runService({
-  name: 'user-service',
-  config: configSchema,
-  localDefaults,
-  async start(kit) {
-    const { config, lifecycle, logger, metrics } = kit;
-    const db = connectPostgres(config.DATABASE_URL);
-    const redis = connectRedis(config.REDIS_URL);
-    const amqp = connectRabbitMq(config.AMQP_URL);
-    const outbox = startOutboxRelay({ pool: db, amqp, logger, metrics });
-    lifecycle.on('consumers', 'outbox-relay', () => outbox.stop());
-    lifecycle.on('pools', 'rabbitmq', () => amqp.close());
-    lifecycle.on('pools', 'redis', () => redis.quit());
-    lifecycle.on('pools', 'postgres', () => db.end());
-    return buildApp({
-      ...kit,
-      db,
-      redis,
-      jwtPrivateKey: config.JWT_PRIVATE_KEY,
-      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-      refreshTokens: {
-        ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-        familyTtlSeconds: config.REFRESH_FAMILY_TTL_SECONDS,
-      },
-      loginThrottle: {
-        maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-        maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
-        windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-        blockSeconds: config.LOGIN_BLOCK_SECONDS,
-      },
-      bodyLimit: config.BODY_LIMIT_BYTES,
-      trustProxy: config.TRUST_PROXY,
-    });
-  },
+await runService(definition, async (kit) => {
+  const { config, lifecycle } = kit;
+  const db = connectPostgres(config.DATABASE_URL);
+  const redis = connectRedis(config.REDIS_URL);
+  const amqp = connectRabbitMq(config.AMQP_URL);
+  startOutbox({ ...kit, pool: db, amqp });
+  lifecycle.on('pools', 'rabbitmq', () => amqp.close());
+  lifecycle.on('pools', 'redis', () => redis.quit());
+  lifecycle.on('pools', 'postgres', () => db.end());
+  return buildApp({
+    ...kit,
+    db,
+    redis,
+    jwtPrivateKey: config.JWT_PRIVATE_KEY,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokens: {
+      ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      familyTtlSeconds: config.REFRESH_FAMILY_TTL_SECONDS,
+    },
+    loginThrottle: {
+      maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
+      windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+      blockSeconds: config.LOGIN_BLOCK_SECONDS,
+    },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+  });
 });

@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { createAmqp } from '@mdp/platform/amqp';
 import { EVENTS_EXCHANGE } from '@mdp/platform/events';
 import { createLogger } from '@mdp/platform/logger';
+import { startOutbox } from '@mdp/platform/outbox';
 import { eventually, type TempVhost, tempVhost } from '@mdp/platform/testing';
 import amqplib from 'amqplib';
-import { startOutboxRelay } from '../src/adapters/rabbitmq.js';
 import { startUserService, type UserServiceHarness } from './harness.js';
 
 interface Received {
@@ -20,6 +20,8 @@ describe('user.registered through the transactional outbox (real PostgreSQL, Red
   let consumer: amqplib.ChannelModel;
   const received: Received[] = [];
   const logger = createLogger({ service: 'user-service', level: 'silent' });
+  // The test stops each outbox itself; the closers they register are not run.
+  const lifecycle = { on: () => lifecycle };
 
   before(async () => {
     vhost = await tempVhost('users');
@@ -62,11 +64,12 @@ describe('user.registered through the transactional outbox (real PostgreSQL, Red
   it('registers while RabbitMQ is unreachable, and publishes the event once it is back', async () => {
     // Broker away: the relay cannot publish; the registration still succeeds and the event waits.
     const deadConn = createAmqp('amqp://guest:guest@127.0.0.1:1', { name: 'user-service-dead' });
-    const dead = startOutboxRelay({
+    const dead = startOutbox({
       pool: h.pool,
       amqp: deadConn,
       logger,
       metrics: h.metrics,
+      lifecycle,
       intervalMs: 100,
       publishTimeoutMs: 300,
     });
@@ -86,7 +89,14 @@ describe('user.registered through the transactional outbox (real PostgreSQL, Red
 
     // Broker back: the pending event goes out.
     const amqp = createAmqp(vhost.url, { name: 'user-service-test' });
-    const outbox = startOutboxRelay({ pool: h.pool, amqp, logger, metrics: h.metrics, intervalMs: 100 });
+    const outbox = startOutbox({
+      pool: h.pool,
+      amqp,
+      logger,
+      metrics: h.metrics,
+      lifecycle,
+      intervalMs: 100,
+    });
     try {
       const msg = await eventually(() => received.find((r) => r.body.data.userId === id), 10_000);
       assert.equal(msg.routingKey, 'user.registered');

@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import type {
@@ -11,21 +9,12 @@ import type {
   Planned,
 } from '../domain/notifications.js';
 
-export const MIGRATIONS_DIR = path.join(packageRoot(import.meta.url), 'migrations');
-
 /** PostgreSQL database `notifications` (history and processed-event ids). */
 export const connectPostgres = (url: string) =>
   createPgPool(url, { applicationName: 'notification-service' });
 
 export class PostgresNotificationStore implements NotificationStore {
   constructor(private readonly pool: pg.Pool) {}
-
-  async isProcessed(eventId: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('SELECT 1 FROM processed_events WHERE event_id = $1', [
-      eventId,
-    ]);
-    return Boolean(rowCount);
-  }
 
   async prepare(
     event: IncomingEvent,
@@ -91,13 +80,6 @@ export class PostgresNotificationStore implements NotificationStore {
         final ? 'failed' : 'pending',
         event.type,
       ],
-    );
-  }
-
-  async markProcessed(event: IncomingEvent): Promise<void> {
-    await this.pool.query(
-      'INSERT INTO processed_events (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [event.id, event.type],
     );
   }
 

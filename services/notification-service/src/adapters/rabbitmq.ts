@@ -1,8 +1,9 @@
+import { CONSUMERS } from '@mdp/contracts/events';
 import { createAmqp } from '@mdp/platform/amqp';
-import { EVENT_TYPES } from '@mdp/platform/events';
 
 /** RabbitMQ: consumes `notification-service.events`. */
 export const connectRabbitMq = (url: string) => createAmqp(url, { name: 'notification-service' });
 
-export const QUEUE = 'notification-service.events';
-export const BINDINGS = [...EVENT_TYPES];
+/** The queue and the event types bound to it, as the contract says. */
+export const QUEUE = CONSUMERS['notification-service'].queue;
+export const BINDINGS = [...CONSUMERS['notification-service'].events];

@@ -1,13 +1,10 @@
-import type { Logger } from '@mdp/platform/logger';
+import type { AnyEvent } from '@mdp/contracts/events';
 
 export type Channel = 'log' | 'webhook' | 'slack';
 export type NotificationType = 'welcome' | 'order_confirmation' | 'order_cancellation' | 'stock_low';
 
-export interface IncomingEvent {
-  id: string;
-  type: string;
-  data: Record<string, unknown>;
-}
+/** An event as the consumer hands it over: checked against the contract, so its data is typed. */
+export type IncomingEvent = AnyEvent;
 
 /** What one event means for one recipient. */
 export interface Planned {
@@ -50,8 +47,6 @@ export interface NotificationStore {
     failed: { id: string; error: string }[],
     final: boolean,
   ): Promise<void>;
-  markProcessed(event: IncomingEvent): Promise<void>;
-  isProcessed(eventId: string): Promise<boolean>;
   listForUser(userId: string, limit: number): Promise<NotificationView[]>;
 }
 
@@ -63,47 +58,37 @@ export interface ChannelSender {
 /** The recipient of the operations alerts (stock_low). */
 export const OPS_RECIPIENT = 'ops';
 
-const money = (m: unknown) => {
-  const v = m as { amount?: number; currency?: string } | undefined;
-  return v && typeof v.amount === 'number' ? `${(v.amount / 100).toFixed(2)} ${v.currency ?? ''}`.trim() : '';
-};
+const money = (m: { amount: number; currency: string }) => `${(m.amount / 100).toFixed(2)} ${m.currency}`;
 
-/** Maps an event to its notification; null for an event that notifies nobody. */
-export function plan(event: IncomingEvent): Planned | null {
-  const d = event.data;
-  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+/** What an event means for its recipient (every event of the contract notifies someone). */
+export function plan(event: IncomingEvent): Planned {
   switch (event.type) {
-    case 'user.registered': {
-      const userId = str(d.userId) ?? str(d.id);
-      if (!userId) return null;
-      return { userId, type: 'welcome', message: `Welcome to the shop${str(d.name) ? `, ${d.name}` : ''}!` };
-    }
-    case 'order.created': {
-      const userId = str(d.userId);
-      if (!userId) return null;
+    case 'user.registered':
       return {
-        userId,
-        type: 'order_confirmation',
-        message: `Your order ${d.orderId} is confirmed (${money(d.total)}).`,
+        userId: event.data.userId,
+        type: 'welcome',
+        message: `Welcome to the shop, ${event.data.name}!`,
       };
-    }
-    case 'order.cancelled': {
-      const userId = str(d.userId);
-      if (!userId) return null;
-      return { userId, type: 'order_cancellation', message: `Your order ${d.orderId} was cancelled.` };
-    }
+    case 'order.created':
+      return {
+        userId: event.data.userId,
+        type: 'order_confirmation',
+        message: `Your order ${event.data.orderId} is confirmed (${money(event.data.total)}).`,
+      };
+    case 'order.cancelled':
+      return {
+        userId: event.data.userId,
+        type: 'order_cancellation',
+        message: `Your order ${event.data.orderId} was cancelled.`,
+      };
     case 'product.stock_low':
       return {
         userId: OPS_RECIPIENT,
         type: 'stock_low',
-        message: `Stock low: ${d.name ?? d.productId} (${d.sku ?? ''}) has ${d.stock} left.`,
+        message: `Stock low: ${event.data.name} (${event.data.sku}) has ${event.data.stock} left.`,
       };
-    default:
-      return null;
   }
 }
-
-export class MalformedEventError extends Error {}
 
 /**
  * Handles one event: idempotent by event id, and per channel (a redelivery resends only the
@@ -116,22 +101,13 @@ export class Notifier {
       senders: ChannelSender[];
       /** Which optional channels are switched on right now (feature flags). */
       enabledChannels: (userId: string) => Promise<Channel[]>;
-      logger: Logger;
       onSent?: (channel: Channel, outcome: 'sent' | 'failed') => void;
     },
   ) {}
 
   async handle(event: IncomingEvent, opts: { final: boolean }): Promise<'done' | 'duplicate'> {
-    const { store, logger } = this.deps;
+    const { store } = this.deps;
     const planned = plan(event);
-    if (!planned) {
-      if (['user.registered', 'order.created', 'order.cancelled'].includes(event.type))
-        throw new MalformedEventError(`${event.type} without a recipient`);
-      if (await store.isProcessed(event.id)) return 'duplicate';
-      logger.debug({ eventId: event.id, type: event.type }, 'event notifies nobody');
-      await store.markProcessed(event);
-      return 'done';
-    }
     const channels: Channel[] = ['log', ...(await this.deps.enabledChannels(planned.userId))];
     const { processed, pending } = await store.prepare(event, planned, channels);
     if (processed) return 'duplicate';

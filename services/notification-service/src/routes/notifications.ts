@@ -1,8 +1,8 @@
+import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import type { NotificationStore } from '../domain/notifications.js';
-import { type RouteAuth, userOf } from './auth.js';
 
 export function notificationRoutes(app: HttpApp, deps: { store: NotificationStore; auth: RouteAuth }) {
   app.get(

@@ -1,13 +1,9 @@
-import path from 'node:path';
-import { createEvent } from '@mdp/platform/events';
+import { outboxEvent } from '@mdp/contracts/events';
 import { enqueueEvent } from '@mdp/platform/outbox';
-import { packageRoot } from '@mdp/platform/paths';
 import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
-
-export const MIGRATIONS_DIR = path.join(packageRoot(import.meta.url), 'migrations');
 
 /** PostgreSQL database `orders` (orders and the transactional outbox). */
 export const connectPostgres = (url: string, max = 20) =>
@@ -36,7 +32,6 @@ const toOrder = (r: Row): Order => ({
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SOURCE = 'order-service';
 
 const O_COLUMNS = COLUMNS.split(', ')
   .map((c) => `o.${c}`)
@@ -88,7 +83,7 @@ export class PostgresOrderStore implements OrderStore {
           );
           if (!k.rowCount) throw new KeyTaken();
         }
-        await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
+        await enqueueEvent(c, outboxEvent(event.type, event.data));
       });
       return { inserted: true };
     } catch (err) {
@@ -129,7 +124,7 @@ export class PostgresOrderStore implements OrderStore {
         [order.id, order.status, order.updatedAt, from],
       );
       if (!res.rowCount) return false;
-      await enqueueEvent(c, createEvent(event.type, SOURCE, event.data));
+      await enqueueEvent(c, outboxEvent(event.type, event.data));
       return true;
     });
   }

@@ -1,4 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  asReservation,
+  asReservationError,
+  isReservationErrorCode,
+  RESERVE_PATH,
+  type ReservationErrorCode,
+  releasePath,
+} from '@mdp/contracts/reservations';
 import type { Logger } from '@mdp/platform/logger';
 import CircuitBreaker from 'opossum';
 import { Agent, request } from 'undici';
@@ -14,9 +22,9 @@ import {
 class RefusedResponse extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ReservationErrorCode | undefined,
     message: string,
-    readonly details?: { productId?: string },
+    readonly details?: { productId?: string | undefined },
   ) {
     super(message);
     this.name = 'RefusedResponse';
@@ -72,17 +80,17 @@ export class ProductServiceClient implements Inventory {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const text = await res.body.text();
-    const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    const json: unknown = text ? JSON.parse(text) : {};
     if (res.statusCode >= 200 && res.statusCode < 300) return json;
-    const error = (json.error ?? {}) as { code?: string; message?: string; details?: { productId?: string } };
+    const error = asReservationError(json);
     if (res.statusCode >= 400 && res.statusCode < 500)
       throw new RefusedResponse(
         res.statusCode,
-        error.code ?? 'UNKNOWN',
-        error.message ?? 'refused',
-        error.details,
+        isReservationErrorCode(error?.code) ? error.code : undefined,
+        error?.message ?? 'refused',
+        error?.details,
       );
-    throw new Error(`product-service answered ${res.statusCode}: ${error.message ?? 'error'}`);
+    throw new Error(`product-service answered ${res.statusCode}: ${error?.message ?? 'error'}`);
   }
 
   /** Fires through the breaker, retrying failures (not refusals) with backoff. */
@@ -109,9 +117,9 @@ export class ProductServiceClient implements Inventory {
 
   async reserve(orderId: string, items: ReserveItem[]): Promise<ReservedLine[]> {
     try {
-      const res = (await this.call('/internal/reservations', { orderId, items })) as {
-        lines: ReservedLine[];
-      };
+      const res = asReservation(await this.call(RESERVE_PATH, { orderId, items }));
+      if (!res)
+        throw new InventoryUnavailableError('product-service answered something that is not a reservation');
       return res.lines.map(({ productId, sku, name, quantity, unitPrice }) => ({
         productId,
         sku,
@@ -134,7 +142,7 @@ export class ProductServiceClient implements Inventory {
 
   async release(orderId: string): Promise<void> {
     try {
-      await this.call(`/internal/reservations/${encodeURIComponent(orderId)}/release`, undefined);
+      await this.call(releasePath(orderId), undefined);
     } catch (err) {
       if (err instanceof RefusedResponse)
         throw new InventoryUnavailableError(

@@ -43,7 +43,11 @@ export class InvalidTransitionError extends Error {
 
 export const canTransition = (from: OrderStatus, to: OrderStatus) => TRANSITIONS[from].includes(to);
 
-export function transition(order: Order, to: OrderStatus, at = new Date()): Order {
+export function transition<S extends OrderStatus>(
+  order: Order,
+  to: S,
+  at = new Date(),
+): Order & { status: S } {
   if (!canTransition(order.status, to)) throw new InvalidTransitionError(order.status, to);
   return { ...order, status: to, updatedAt: at.toISOString() };
 }

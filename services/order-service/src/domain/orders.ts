@@ -33,7 +33,7 @@ const hashRequest = (items: ReserveItem[]) =>
     .update(JSON.stringify(items.map((i) => [i.productId, i.quantity])))
     .digest('hex');
 
-const createdEvent = (o: Order): DomainEvent => ({
+const createdEvent = (o: Order & { status: 'pending' | 'confirmed' }): DomainEvent => ({
   type: 'order.created',
   data: {
     orderId: o.id,

@@ -1,17 +1,10 @@
-import type { Money, Order } from './order.js';
+import type { EventData } from '@mdp/contracts/events';
+import type { ReservedLine as ReservedLineBody, ReserveItem } from '@mdp/contracts/reservations';
+import type { Order } from './order.js';
 
-export interface ReserveItem {
-  productId: string;
-  quantity: number;
-}
-
-export interface ReservedLine {
-  productId: string;
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPrice: Money;
-}
+export type { ReserveItem };
+/** A line the inventory reserved, priced by the catalog (the reservation API's line without the stock left). */
+export type ReservedLine = Omit<ReservedLineBody, 'stock'>;
 
 /** Stock in product-service. Both calls are idempotent per order id. */
 export interface Inventory {
@@ -43,10 +36,9 @@ export class InventoryUnavailableError extends Error {
 }
 
 /** An event to publish through the outbox, in the same transaction as the state change. */
-export interface DomainEvent {
-  type: 'order.created' | 'order.cancelled';
-  data: Record<string, unknown>;
-}
+export type DomainEvent =
+  | { type: 'order.created'; data: EventData<'order.created'> }
+  | { type: 'order.cancelled'; data: EventData<'order.cancelled'> };
 
 export interface IdempotentResult {
   requestHash: string;

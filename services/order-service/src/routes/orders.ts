@@ -1,57 +1,29 @@
-import { AppError, conflict, notFound, unavailable } from '@mdp/platform/errors';
+import { Id, Money } from '@mdp/contracts/common';
+import { OrderLine } from '@mdp/contracts/events';
+import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import type { Metrics } from '@mdp/platform/metrics';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
-import { InvalidTransitionError, MixedCurrencyError } from '../domain/order.js';
-import { IdempotencyKeyReusedError, OrderNotFoundError, type Orders } from '../domain/orders.js';
+import type { Orders } from '../domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from '../domain/ports.js';
-import type { FaultInjector } from '../faults.js';
-import { type RouteAuth, userOf } from './auth.js';
+import { FaultInjectedError, type FaultInjector } from '../faults.js';
 
-const Money = Type.Object({ amount: Type.Integer(), currency: Type.String() });
 const OrderSchema = Type.Object({
   id: Type.String(),
   status: Type.String(),
-  items: Type.Array(
-    Type.Object({
-      productId: Type.String(),
-      sku: Type.String(),
-      name: Type.String(),
-      quantity: Type.Integer(),
-      unitPrice: Money,
-      lineTotal: Money,
-    }),
-  ),
+  items: Type.Array(OrderLine),
   total: Money,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
-const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
-
-/** Domain errors → the contract's HTTP errors. */
-function toHttp(err: unknown): unknown {
-  if (err instanceof StockRefusedError) {
-    if (err.reason === 'unknown_product')
-      return new AppError(422, 'UNKNOWN_PRODUCT', err.message, { productId: err.productId });
-    return new AppError(409, 'INSUFFICIENT_STOCK', err.message, { productId: err.productId });
-  }
-  if (err instanceof InventoryUnavailableError)
-    return unavailable('the catalog is unavailable; try again shortly', 'PRODUCT_SERVICE_UNAVAILABLE');
-  if (err instanceof OrderNotFoundError) return notFound(err.message);
-  if (err instanceof InvalidTransitionError) return conflict(err.message, 'INVALID_TRANSITION');
-  if (err instanceof IdempotencyKeyReusedError)
-    return new AppError(422, 'IDEMPOTENCY_KEY_REUSED', err.message);
-  if (err instanceof MixedCurrencyError) return new AppError(422, 'MIXED_CURRENCY', err.message);
-  return err;
-}
 
 const outcomeOf = (err: unknown) =>
   err instanceof StockRefusedError
     ? err.reason
     : err instanceof InventoryUnavailableError
       ? 'unavailable'
-      : err instanceof AppError && err.code === 'FAULT_INJECTED'
+      : err instanceof FaultInjectedError
         ? 'fault_injected'
         : 'failed';
 
@@ -60,7 +32,8 @@ export function orderRoutes(
   deps: { orders: Orders; auth: RouteAuth; faults: FaultInjector; metrics: Metrics },
 ) {
   const { orders, auth, faults } = deps;
-  const created = deps.metrics.ordersCreated();
+  // order-service's own metric (platform contract): orders created, by outcome.
+  const created = deps.metrics.counter('orders_created_total', 'Orders created', ['outcome']);
 
   app.post(
     '/orders',
@@ -96,7 +69,7 @@ export function orderRoutes(
         return reply.code(201).send(order);
       } catch (err) {
         created.inc({ outcome: outcomeOf(err) });
-        throw toHttp(err);
+        throw err;
       }
     },
   );
@@ -140,13 +113,7 @@ export function orderRoutes(
         response: { 200: OrderSchema },
       },
     },
-    async (request) => {
-      try {
-        return await orders.get(userOf(request), request.params.id);
-      } catch (err) {
-        throw toHttp(err);
-      }
-    },
+    async (request) => orders.get(userOf(request), request.params.id),
   );
 
   app.post(
@@ -160,12 +127,6 @@ export function orderRoutes(
         response: { 200: OrderSchema },
       },
     },
-    async (request) => {
-      try {
-        return await orders.cancel(userOf(request), request.params.id);
-      } catch (err) {
-        throw toHttp(err);
-      }
-    },
+    async (request) => orders.cancel(userOf(request), request.params.id),
   );
 }

@@ -99,7 +99,8 @@ export class MongoProductRepository implements ProductRepository {
     await this.db.command({ ping: 1 });
   };
 
-  async init(): Promise<void> {
+  /** Creates the products collection (with its validator) if missing, and the indexes; idempotent. */
+  async ensureSchema(): Promise<void> {
     await this.client.connect();
     const existing = new Set(
       (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name),

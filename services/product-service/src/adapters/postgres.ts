@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { packageRoot } from '@mdp/platform/paths';
-import { createPgPool, migrate, pgCheck, withTransaction } from '@mdp/platform/postgres';
+import { createPgPool, pgCheck, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import {
   DuplicateSkuError,
@@ -20,7 +18,6 @@ import {
 } from '../domain/product.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const MIGRATIONS_DIR = path.join(packageRoot(import.meta.url), 'migrations');
 
 type Doc = Omit<Product, 'id'>;
 const toProduct = (id: string, doc: Doc): Product => ({
@@ -56,16 +53,9 @@ export class PostgresProductRepository implements ProductRepository {
   readonly pool: pg.Pool;
   readonly check: () => Promise<void>;
 
-  constructor(
-    private readonly url: string,
-    opts: { max?: number } = {},
-  ) {
+  constructor(url: string, opts: { max?: number } = {}) {
     this.pool = createPgPool(url, { applicationName: 'product-service', max: opts.max ?? 10 });
     this.check = pgCheck(this.pool);
-  }
-
-  async init(): Promise<void> {
-    await migrate(this.url, MIGRATIONS_DIR);
   }
 
   async list(query: ListQuery): Promise<Page> {

@@ -1,3 +1,4 @@
+import type { EventData } from '@mdp/contracts/events';
 import type { Logger } from '@mdp/platform/logger';
 import type {
   ListQuery,
@@ -21,15 +22,9 @@ export interface ProductCache {
   invalidate(ids: string[]): Promise<void>;
 }
 
-export interface StockLowEvent {
-  productId: string;
-  sku: string;
-  name: string;
-  stock: number;
-  threshold: number;
-}
+export type StockLowEvent = EventData<'product.stock_low'>;
 
-/** Where `product.stock_low` goes (RabbitMQ in production). */
+/** Where `product.stock_low` goes (RabbitMQ in production), best effort (see the contract's `Delivery`). */
 export interface CatalogEvents {
   stockLow(event: StockLowEvent): Promise<void>;
 }
@@ -102,7 +97,8 @@ export class Catalog {
     const threshold = this.deps.stockLowThreshold;
     if (!(before >= threshold && after < threshold)) return;
     const event = { productId: p.id, sku: p.sku, name: p.name, stock: after, threshold };
-    // Best effort after the commit: a lost stock_low is a late restock alert, not lost money.
+    // Best effort after the commit (the contract's delivery for it): a lost stock_low is a late
+    // restock alert, not lost money.
     this.deps.events.stockLow(event).catch((err) => {
       this.deps.logger.warn({ err, productId: p.id }, 'product.stock_low not published');
     });

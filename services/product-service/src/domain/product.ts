@@ -1,8 +1,7 @@
-/** Money as an integer count of minor units plus an ISO 4217 currency (contract). */
-export interface Money {
-  amount: number;
-  currency: string;
-}
+import type { Money } from '@mdp/contracts/common';
+import type { ReservedLine as ReservedLineBody, ReserveItem } from '@mdp/contracts/reservations';
+
+export type { Money };
 
 export interface Product {
   id: string;
@@ -30,21 +29,10 @@ export interface Page {
   nextCursor: string | null;
 }
 
-export interface ReserveLine {
-  productId: string;
-  quantity: number;
-}
+export type ReserveLine = ReserveItem;
 
-/** What a reservation took, priced from the catalog at that moment. */
-export interface ReservedLine {
-  productId: string;
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPrice: Money;
-  /** Stock left after this reservation (or release). */
-  stock: number;
-  /** Stock before the change: the domain sees thresholds crossed. */
+/** What a reservation took (the reservation API's line), and the stock before: the domain sees thresholds crossed. */
+export interface ReservedLine extends ReservedLineBody {
   stockBefore: number;
 }
 
@@ -88,8 +76,6 @@ export class DuplicateSkuError extends Error {
  */
 export interface ProductRepository {
   readonly kind: 'postgres' | 'mongodb';
-  /** Creates tables/collections and indexes if missing (idempotent). */
-  init(): Promise<void>;
   list(query: ListQuery): Promise<Page>;
   get(id: string): Promise<Product | null>;
   create(product: NewProduct): Promise<Product>;

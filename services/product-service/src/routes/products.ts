@@ -1,10 +1,9 @@
-import { conflict, notFound } from '@mdp/platform/errors';
+import type { RouteAuth } from '@mdp/platform/auth';
+import { notFound } from '@mdp/platform/errors';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import { type Catalog, DEFAULT_LIMIT, MAX_LIMIT } from '../domain/catalog.js';
-import { DuplicateSkuError } from '../domain/product.js';
-import type { RouteAuth } from './auth.js';
 import { Id, NewProductSchema, ProductPatchSchema, ProductSchema } from './schemas.js';
 
 export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: RouteAuth }) {
@@ -54,14 +53,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
         response: { 201: ProductSchema },
       },
     },
-    async (request, reply) => {
-      try {
-        return reply.code(201).send(await catalog.create(request.body));
-      } catch (err) {
-        if (err instanceof DuplicateSkuError) throw conflict(err.message, 'DUPLICATE_SKU');
-        throw err;
-      }
-    },
+    async (request, reply) => reply.code(201).send(await catalog.create(request.body)),
   );
 
   app.patch(
@@ -77,14 +69,9 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
       },
     },
     async (request) => {
-      try {
-        const product = await catalog.update(request.params.id, request.body);
-        if (!product) throw notFound(`no product ${request.params.id}`);
-        return product;
-      } catch (err) {
-        if (err instanceof DuplicateSkuError) throw conflict(err.message, 'DUPLICATE_SKU');
-        throw err;
-      }
+      const product = await catalog.update(request.params.id, request.body);
+      if (!product) throw notFound(`no product ${request.params.id}`);
+      return product;
     },
   );
 }

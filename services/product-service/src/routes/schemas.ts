@@ -1,13 +1,9 @@
+import { Money } from '@mdp/contracts/common';
 import { Type } from '@sinclair/typebox';
 
-export const Id = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' });
-export const MoneySchema = Type.Object(
-  {
-    amount: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    currency: Type.String({ pattern: '^[A-Z]{3}$' }),
-  },
-  { additionalProperties: false },
-);
+export { Id } from '@mdp/contracts/common';
+/** Money in a request body: no other fields. */
+export const MoneySchema = Type.Object(Money.properties, { additionalProperties: false });
 export const ProductSchema = Type.Object({
   id: Type.String(),
   sku: Type.String(),
@@ -29,17 +25,4 @@ export const NewProductSchema = Type.Object(fields, { additionalProperties: fals
 export const ProductPatchSchema = Type.Partial(Type.Object(fields), {
   additionalProperties: false,
   minProperties: 1,
-});
-export const ReservedLineSchema = Type.Object({
-  productId: Type.String(),
-  sku: Type.String(),
-  name: Type.String(),
-  quantity: Type.Integer(),
-  unitPrice: MoneySchema,
-  stock: Type.Integer(),
-});
-export const ReservationSchema = Type.Object({
-  orderId: Type.String(),
-  status: Type.Union([Type.Literal('reserved'), Type.Literal('released')]),
-  lines: Type.Array(ReservedLineSchema),
 });

@@ -1,9 +1,9 @@
+import { outboxEvent } from '@mdp/contracts/events';
 import type { Role } from '@mdp/platform/auth';
-import { createEvent } from '@mdp/platform/events';
 import { enqueueEvent } from '@mdp/platform/outbox';
 import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
-import type { User, UserRegisteredData, UserRepository, UserWithPassword } from '../domain/ports.js';
+import type { User, UserRepository, UserWithPassword } from '../domain/ports.js';
 
 /** PostgreSQL database `users`. */
 export const connectPostgres = (url: string) => createPgPool(url, { applicationName: 'user-service' });
@@ -36,8 +36,10 @@ export class PgUserRepository implements UserRepository {
         );
         const row = rows[0];
         if (!row) return undefined;
-        const data: UserRegisteredData = { userId: row.id, email: row.email, name: row.name };
-        await enqueueEvent(client, createEvent('user.registered', 'user-service', data));
+        await enqueueEvent(
+          client,
+          outboxEvent('user.registered', { userId: row.id, email: row.email, name: row.name }),
+        );
         return toUser(row);
       });
     } catch (err) {

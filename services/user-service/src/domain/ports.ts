@@ -12,12 +12,6 @@ export interface UserWithPassword extends User {
   passwordHash: string;
 }
 
-export interface UserRegisteredData {
-  userId: string;
-  email: string;
-  name: string;
-}
-
 export interface UserRepository {
   /**
    * Inserts the user and, in the same transaction, records `user.registered` in the outbox.

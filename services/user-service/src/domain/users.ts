@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { AppError, badRequest, conflict, notFound, unauthorized } from '@mdp/platform/errors';
 import type {
   AccessTokenIssuer,
   LoginThrottle,
@@ -8,6 +7,49 @@ import type {
   User,
   UserRepository,
 } from './ports.js';
+
+/** Input the rules refuse (a 400 VALIDATION_FAILED). */
+export class InvalidInputError extends Error {
+  override name = 'InvalidInputError';
+}
+
+export class EmailTakenError extends Error {
+  override name = 'EmailTakenError';
+  constructor() {
+    super('email already registered');
+  }
+}
+
+/** Unknown email or wrong password: the same answer for both. */
+export class InvalidCredentialsError extends Error {
+  override name = 'InvalidCredentialsError';
+  constructor() {
+    super('invalid email or password');
+  }
+}
+
+/** Unknown, used, revoked or expired refresh token. */
+export class RefreshTokenInvalidError extends Error {
+  override name = 'RefreshTokenInvalidError';
+  constructor() {
+    super('refresh token is no longer valid');
+  }
+}
+
+export class UserNotFoundError extends Error {
+  override name = 'UserNotFoundError';
+  constructor() {
+    super('user not found');
+  }
+}
+
+/** Too many failed sign-ins for this account or address: wait `retryAfterSeconds`. */
+export class LoginThrottledError extends Error {
+  override name = 'LoginThrottledError';
+  constructor(readonly retryAfterSeconds: number) {
+    super('too many failed sign-in attempts; try again later');
+  }
+}
 
 /** Password rules: a floor against guessing, a ceiling so a huge password cannot burn CPU. */
 export const PASSWORD_MIN_LENGTH = 8;
@@ -31,15 +73,15 @@ function checkPassword(password: string) {
   // Length in code points (what a user counts), checked again in the route schema.
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH)
-    throw badRequest(`password must be at least ${PASSWORD_MIN_LENGTH} characters`, 'VALIDATION_FAILED');
+    throw new InvalidInputError(`password must be at least ${PASSWORD_MIN_LENGTH} characters`);
   if (length > PASSWORD_MAX_LENGTH)
-    throw badRequest(`password must be at most ${PASSWORD_MAX_LENGTH} characters`, 'VALIDATION_FAILED');
+    throw new InvalidInputError(`password must be at most ${PASSWORD_MAX_LENGTH} characters`);
 }
 
 function cleanName(raw: string): string {
   const name = raw.trim();
   if (name.length < 1 || name.length > NAME_MAX_LENGTH)
-    throw badRequest(`name must be 1 to ${NAME_MAX_LENGTH} characters`, 'VALIDATION_FAILED');
+    throw new InvalidInputError(`name must be 1 to ${NAME_MAX_LENGTH} characters`);
   return name;
 }
 
@@ -48,13 +90,6 @@ export interface TokenPair {
   refreshToken: string;
   expiresIn: number;
 }
-
-const tooManyAttempts = (seconds: number) =>
-  new AppError(429, 'TOO_MANY_REQUESTS', 'too many failed sign-in attempts; try again later', {
-    retryAfterSeconds: seconds,
-  });
-
-const badCredentials = () => unauthorized('invalid email or password');
 
 export interface UserServiceDeps {
   users: UserRepository;
@@ -71,12 +106,12 @@ export class UserService {
 
   async register(input: { email: string; password: string; name: string }): Promise<User> {
     const email = normaliseEmail(input.email);
-    if (!validEmail(email)) throw badRequest('email is not a valid address', 'VALIDATION_FAILED');
+    if (!validEmail(email)) throw new InvalidInputError('email is not a valid address');
     checkPassword(input.password);
     const name = cleanName(input.name);
     const passwordHash = await this.deps.passwords.hash(input.password);
     const user = await this.deps.users.createWithEvent({ email, name, passwordHash });
-    if (!user) throw conflict('email already registered', 'EMAIL_TAKEN');
+    if (!user) throw new EmailTakenError();
     return user;
   }
 
@@ -89,7 +124,7 @@ export class UserService {
     // The account key is a hash: Redis never holds the address itself.
     const accountKey = createHash('sha256').update(email).digest('hex');
     const wait = await this.deps.throttle.blockedFor(accountKey, ip);
-    if (wait > 0) throw tooManyAttempts(wait);
+    if (wait > 0) throw new LoginThrottledError(wait);
     const length = [...input.password].length;
     const user =
       validEmail(email) && length <= PASSWORD_MAX_LENGTH
@@ -100,7 +135,7 @@ export class UserService {
       : await this.deps.passwords.dummyVerify(input.password).then(() => false);
     if (!user || !ok) {
       await this.deps.throttle.recordFailure(accountKey, ip);
-      throw badCredentials();
+      throw new InvalidCredentialsError();
     }
     await this.deps.throttle.recordSuccess(accountKey);
     return this.issuePair(user, await this.deps.refreshTokens.issue(user.id));
@@ -110,13 +145,13 @@ export class UserService {
     const result = await this.deps.refreshTokens.rotate(refreshToken);
     if (result.outcome === 'reused') {
       this.deps.onSecurityEvent?.('refresh_token_reuse', { userId: result.userId });
-      throw unauthorized('refresh token is no longer valid');
+      throw new RefreshTokenInvalidError();
     }
-    if (result.outcome === 'invalid') throw unauthorized('refresh token is no longer valid');
+    if (result.outcome === 'invalid') throw new RefreshTokenInvalidError();
     const user = await this.deps.users.findById(result.userId);
     if (!user) {
       await this.deps.refreshTokens.revoke(result.refreshToken, result.userId);
-      throw unauthorized('refresh token is no longer valid');
+      throw new RefreshTokenInvalidError();
     }
     return this.issuePair(user, result.refreshToken);
   }
@@ -127,13 +162,13 @@ export class UserService {
 
   async me(userId: string): Promise<User> {
     const user = await this.deps.users.findById(userId);
-    if (!user) throw notFound('user not found');
+    if (!user) throw new UserNotFoundError();
     return user;
   }
 
   async rename(userId: string, rawName: string): Promise<User> {
     const user = await this.deps.users.updateName(userId, cleanName(rawName));
-    if (!user) throw notFound('user not found');
+    if (!user) throw new UserNotFoundError();
     return user;
   }
 

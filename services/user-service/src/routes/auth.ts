@@ -1,11 +1,11 @@
-import { authenticate, type PublicKeyInput, userOf } from '@mdp/platform/auth';
+import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import type { UserService } from '../domain/users.js';
 import { LoginBody, RefreshTokenBody, RegisterBody, TokenPairSchema, UserSchema } from './schemas.js';
 
-export function authRoutes(app: HttpApp, deps: { users: UserService; publicKey: PublicKeyInput }) {
+export function authRoutes(app: HttpApp, deps: { users: UserService; auth: RouteAuth }) {
   const { users } = deps;
 
   app.post(
@@ -31,15 +31,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; publicKey: 
         response: { 200: TokenPairSchema },
       },
     },
-    async (request, reply) => {
-      try {
-        return await users.login(request.body, request.ip);
-      } catch (err) {
-        const retry = (err as { details?: { retryAfterSeconds?: number } }).details?.retryAfterSeconds;
-        if (retry) reply.header('retry-after', String(retry));
-        throw err;
-      }
-    },
+    async (request) => users.login(request.body, request.ip),
   );
 
   app.post(
@@ -58,7 +50,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; publicKey: 
   app.post(
     '/auth/logout',
     {
-      preHandler: authenticate(deps.publicKey),
+      preHandler: deps.auth.authenticate,
       schema: {
         tags: ['auth'],
         summary: 'Revoke a refresh token (and its family)',

@@ -1,12 +1,12 @@
-import { authenticate, type PublicKeyInput, userOf } from '@mdp/platform/auth';
+import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { bearerSecurity } from '@mdp/platform/openapi';
 import type { UserService } from '../domain/users.js';
 import { UpdateMeBody, UserSchema } from './schemas.js';
 
-export function userRoutes(app: HttpApp, deps: { users: UserService; publicKey: PublicKeyInput }) {
+export function userRoutes(app: HttpApp, deps: { users: UserService; auth: RouteAuth }) {
   const { users } = deps;
-  const auth = authenticate(deps.publicKey);
+  const auth = deps.auth.authenticate;
 
   app.get(
     '/users/me',
