@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:idle — time from `npm start` to all five services ready, and each service's
+// npm run bench:idle — time from `npm start` to all services ready, and each service's
 // idle RSS, for the compiled services (as in a container) and for the tsx development mode.
 // Uses ports 48080-48084. Prints one line per figure.
 import { execFileSync, spawn } from 'node:child_process';
@@ -44,7 +44,7 @@ async function measure(mode) {
   const rss = rssOfChildren(child.pid);
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
-  process.stdout.write(`${mode}: start to all five ready ${readyS.toFixed(1)} s\n`);
+  process.stdout.write(`${mode}: start to all ready ${readyS.toFixed(1)} s\n`);
   for (const [svc, mb] of Object.entries(rss).sort()) {
     process.stdout.write(`${mode}: idle RSS ${svc} ${mb.toFixed(0)} MB\n`);
   }

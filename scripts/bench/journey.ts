@@ -1,5 +1,5 @@
 /**
- * `npm run bench:journey`: order placement through the gateway, all five services as real
+ * `npm run bench:journey`: order placement through the gateway, all the services as real
  * processes on this machine (fresh databases, vhost, keys: nothing of a running platform is
  * touched). Drives a FIXED rate (autocannon overallRate) and prints:
  *   orders/s (2xx), p50/p99 latency, each service's peak RSS (VmHWM), and the time from the
@@ -16,9 +16,10 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { startStack } from '../stack/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RATE = Number(process.env.RATE ?? 400);
@@ -26,14 +27,6 @@ const DURATION = Number(process.env.DURATION ?? 20);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
 const USERS = Number(process.env.USERS ?? 40);
 const WARMUP = Number(process.env.WARMUP ?? 3);
-const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
-
-interface Stack {
-  gateway: string;
-  procs: Record<string, { pid?: number }>;
-  databases: Record<'users' | 'catalog' | 'orders' | 'notifications', { url: string }>;
-  stop(): Promise<void>;
-}
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -74,19 +67,18 @@ async function main() {
   }
   writeFileSync(flagsFile, JSON.stringify(flags));
 
-  const { startStack } = (await import(pathToFileURL(path.join(ROOT, 'tests/e2e/stack.ts')).href)) as {
-    startStack(o: Record<string, unknown>): Promise<Stack>;
-  };
-  say(`starting the five services (fresh databases)…`);
+  say('starting the services (fresh databases)…');
   const stack = await startStack({
     flagsFile,
     logLevel: 'warn',
     telemetry: process.env.TELEMETRY !== '0',
     dist: process.env.START_MODE === 'dist',
   });
-  const ordersDb = new pg.Pool({ connectionString: stack.databases.orders.url, max: 2 });
-  const notifDb = new pg.Pool({ connectionString: stack.databases.notifications.url, max: 2 });
-  const catalogDb = new pg.Pool({ connectionString: stack.databases.catalog.url, max: 2 });
+  const SERVICES = stack.services;
+  const dbUrl = (name: string) => stack.databases[name]?.url;
+  const ordersDb = new pg.Pool({ connectionString: dbUrl('orders'), max: 2 });
+  const notifDb = new pg.Pool({ connectionString: dbUrl('notifications'), max: 2 });
+  const catalogDb = new pg.Pool({ connectionString: dbUrl('catalog'), max: 2 });
   try {
     await catalogDb.query(`UPDATE products SET doc = jsonb_set(doc, '{stock}', '100000000')`);
     const products = (await catalogDb.query<{ id: string }>('SELECT id FROM products')).rows.map((r) => r.id);
@@ -200,7 +192,7 @@ async function main() {
         `  ${s.padEnd(21)} peak RSS ${rss[s]?.toFixed(0)} MB (target < 250 MB: ${mark((rss[s] ?? 999) < 250)}), CPU during load ${cpuUsed[s]?.toFixed(1)} s`,
       );
     say(
-      `  service CPU per order   ${((cpuTotal / Math.max(ok, 1)) * 1000).toFixed(1)} ms (five services; PostgreSQL and RabbitMQ not counted)`,
+      `  service CPU per order   ${((cpuTotal / Math.max(ok, 1)) * 1000).toFixed(1)} ms (all services; PostgreSQL and RabbitMQ not counted)`,
     );
     say(
       `  (${os.cpus().length} cores; load average before the run ${loadBefore.map((l) => l.toFixed(1)).join(' ')})`,

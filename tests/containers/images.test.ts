@@ -40,7 +40,6 @@ const OWNER = 'mdp-ci';
  * absolute limit would measure Node, not us.
  */
 const MAX_APP_BYTES = 45 * 1000 * 1000;
-const SHUTDOWN_TIMEOUT_MS = 10_000;
 const TOOLS = ['podman', 'buildah', 'skopeo', 'runc', 'docker-registry', 'git'];
 
 describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
@@ -296,9 +295,12 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
     const results = await (stack as Stack).stop();
     for (const r of results) {
       t.diagnostic(`${r.service}: exit ${r.code} after ${r.ms} ms`);
+      // Exit 0: the lifecycle exits 1 when the shutdown outlasts its timeout (10 s, logged below).
       assert.equal(r.code, 0, `${r.service} exit code\n${r.logs.slice(-3000)}`);
-      assert.ok(r.ms < SHUTDOWN_TIMEOUT_MS, `${r.service} took ${r.ms} ms`);
-      assert.ok(r.ms >= 3000, `${r.service} stopped after ${r.ms} ms: the 3 s drain did not happen`);
+      assert.ok(r.drained, `${r.service}: /readyz never answered 503 while draining`);
+      assert.match(r.logs, /"msg":"shutdown started"/);
+      assert.match(r.logs, /"drainMs":3000/, `${r.service}: the image's default drain is 3 s`);
+      assert.match(r.logs, /"timeoutMs":10000/);
       assert.match(r.logs, /shutdown complete/);
     }
     // The local registry's own log must not show a crash.

@@ -5,22 +5,25 @@
  * database and the RabbitMQ vhost created for this stack only.
  *
  * Used by tests/containers/images.test.ts; an end-to-end suite can run its journey against
- * `stack.gatewayUrl` the same way (startStack → migrate → start → waitReady → ... → stop → drop).
- * The connection settings each service needs in production mode live HERE, in `serviceEnv`: when a
- * service gains a required setting, add it here once.
+ * `stack.gatewayUrl` the same way (createStack → migrate → start → waitReady → ... → stop → drop).
+ * The services and the settings each needs in production mode come from the one launcher
+ * (scripts/stack: the table derived from services/*, `connectionEnv`), not from a list here.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   eventually,
+  freePort,
   TEST_REDIS_URL,
   type TempDatabase,
   type TempVhost,
   tempDatabase,
   tempVhost,
 } from '@mdp/platform/testing';
+import { connectionEnv, GATEWAY, type Resources, signingKeys } from '../../scripts/stack/launcher.js';
+import { loadServices } from '../../scripts/stack/services.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -85,8 +88,6 @@ export async function mustRun(cmd: string, args: string[], opts: RunOpts = {}) {
   return r.stdout.trim();
 }
 
-import { freePort } from '@mdp/platform/testing';
-
 export { freePort };
 
 export async function httpStatus(url: string): Promise<number> {
@@ -112,7 +113,10 @@ export interface ServiceRun {
 export interface StopResult {
   service: string;
   code: number;
+  /** Time from SIGTERM to exit (reported, not asserted). */
   ms: number;
+  /** After SIGTERM, /readyz answered 503 while the process still served (the drain). */
+  drained: boolean;
   logs: string;
 }
 
@@ -134,72 +138,38 @@ export interface Stack {
 /** Databases, vhost, ports and the production-mode settings of every service. */
 export async function createStack(prefix = 'stack'): Promise<Stack> {
   const runId = randomBytes(3).toString('hex');
-  const dbs: TempDatabase[] = [];
+  const services = await loadServices();
   const vhost: TempVhost = await tempVhost(`${prefix}`);
-  const db = async (name: string) => {
-    const d = await tempDatabase(`${prefix}_${name}`);
-    dbs.push(d);
-    return d.url;
+  const dbs: Record<string, TempDatabase> = {};
+  const ports: Record<string, number> = {};
+  for (const s of services) {
+    ports[s.name] = await freePort();
+    if (s.database) dbs[s.database.name] = await tempDatabase(`${prefix}_${s.database.name}`);
+  }
+  const url = (service: string) => `http://127.0.0.1:${ports[service]}`;
+  const resources: Resources = {
+    database: (name) => (dbs[name] as TempDatabase).url,
+    redisUrl: TEST_REDIS_URL,
+    amqpUrl: vhost.url,
+    // Access-token keys for this stack only (Ed25519 PEM): user-service signs, the others verify.
+    keys: signingKeys(),
+    urlOf: url,
   };
-  const [gw, users, products, orders, notifications] = await Promise.all(
-    [0, 1, 2, 3, 4].map(() => freePort()),
-  );
-  const url = (port: number | undefined) => `http://127.0.0.1:${port}`;
-  const usersDb = await db('users');
-  const catalogDb = await db('catalog');
-  const ordersDb = await db('orders');
-  const notificationsDb = await db('notif');
-  const amqp = vhost.url;
-  // Access-token keys for this stack only (Ed25519 PEM): user-service signs, the others verify.
-  const keys = generateKeyPairSync('ed25519');
-  const JWT_PRIVATE_KEY = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const JWT_PUBLIC_KEY = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-
-  // Every connection setting, as NODE_ENV=production demands (services/*/src/config.ts).
-  const runs: ServiceRun[] = [
-    {
-      service: 'user-service',
-      port: users as number,
-      env: { DATABASE_URL: usersDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp, JWT_PRIVATE_KEY },
-      migrate: { DATABASE_URL: usersDb },
-    },
-    {
-      service: 'product-service',
-      port: products as number,
-      env: { PRODUCT_DB_URL: catalogDb, REDIS_URL: TEST_REDIS_URL, AMQP_URL: amqp, JWT_PUBLIC_KEY },
-      migrate: { PRODUCT_DB_URL: catalogDb },
-    },
-    {
-      service: 'order-service',
-      port: orders as number,
-      env: { DATABASE_URL: ordersDb, AMQP_URL: amqp, PRODUCT_SERVICE_URL: url(products), JWT_PUBLIC_KEY },
-      migrate: { DATABASE_URL: ordersDb },
-    },
-    {
-      service: 'notification-service',
-      port: notifications as number,
-      env: { DATABASE_URL: notificationsDb, AMQP_URL: amqp, JWT_PUBLIC_KEY },
-      migrate: { DATABASE_URL: notificationsDb },
-    },
-    {
-      service: 'api-gateway',
-      port: gw as number,
-      env: {
-        REDIS_URL: TEST_REDIS_URL,
-        USER_SERVICE_URL: url(users),
-        PRODUCT_SERVICE_URL: url(products),
-        ORDER_SERVICE_URL: url(orders),
-        NOTIFICATION_SERVICE_URL: url(notifications),
-        JWT_PUBLIC_KEY,
-      },
-    },
-  ];
+  // Every connection setting, as NODE_ENV=production demands (checked against each service's schema).
+  const runs: ServiceRun[] = services.map((s) => ({
+    service: s.name,
+    port: ports[s.name] as number,
+    env: connectionEnv(s, resources),
+    ...(s.migrations && s.database
+      ? { migrate: { [s.database.setting]: resources.database(s.database.name) } }
+      : {}),
+  }));
   const envArgs = (env: Record<string, string>) =>
     Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
 
   return {
     runs,
-    gatewayUrl: url(gw),
+    gatewayUrl: url(GATEWAY),
     async migrate(imageOf) {
       for (const r of runs.filter((x) => x.migrate)) {
         await mustRun('podman', [
@@ -238,16 +208,27 @@ export async function createStack(prefix = 'stack'): Promise<Stack> {
           const name = r.container as string;
           const t0 = Date.now();
           await mustRun('podman', ['kill', '--signal', 'TERM', name]);
-          const code = Number(await mustRun('podman', ['wait', name], { timeoutMs: 30_000 }));
+          const exited = mustRun('podman', ['wait', name], { timeoutMs: 30_000 });
+          let done = false;
+          void exited.finally(() => {
+            done = true;
+          });
+          // The drain, by its marker: /readyz fails at once while the server still answers.
+          let drained = false;
+          while (!done && !drained) {
+            drained = (await httpStatus(`http://127.0.0.1:${r.port}/readyz`)) === 503;
+            if (!drained) await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          const code = Number(await exited);
           const ms = Date.now() - t0;
           const logs = await run('podman', ['logs', name]);
-          return { service: r.service, code, ms, logs: logs.stdout + logs.stderr };
+          return { service: r.service, code, ms, drained, logs: logs.stdout + logs.stderr };
         }),
       );
     },
     async drop() {
       for (const r of runs) if (r.container) await run('podman', ['rm', '-f', '-t', '0', r.container]);
-      for (const d of dbs) await d.drop().catch(() => {});
+      for (const d of Object.values(dbs)) await d.drop().catch(() => {});
       await vhost.drop().catch(() => {});
     },
   };

@@ -50,13 +50,20 @@ describe('the shop end to end, through the gateway', { timeout: 180_000 }, () =>
     });
     await json(res, 201);
     const inTrace = () => otlp.spans.filter((s) => s.traceId === traceId);
+    // Each service exports its spans in its own batches: wait until the trace has arrived, up to
+    // the consume span's parent (the publish span the outbox relay makes in order-service). A
+    // consume span outside the trace, or whose parent never comes, still fails below.
+    const consumeParentArrived = () => {
+      const consume = inTrace().find((s) => s.service === 'notification-service' && s.kind === 5);
+      return Boolean(consume?.parentSpanId) && inTrace().some((s) => s.spanId === consume?.parentSpanId);
+    };
     await eventually(
       () => {
         const services = new Set(inTrace().map((s) => s.service));
         return (
           ['api-gateway', 'order-service', 'product-service', 'notification-service'].every((s) =>
             services.has(s),
-          ) && inTrace().some((s) => s.service === 'notification-service' && s.kind === 5)
+          ) && consumeParentArrived()
         );
       },
       20_000,

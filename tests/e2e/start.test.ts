@@ -1,18 +1,43 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { dropDatabase, withDatabase } from '@mdp/platform/postgres';
+import { TEST_PG_URL, type TempVhost, tempVhost, uniqueName } from '@mdp/platform/testing';
+import { loadServices, type ServiceEntry } from '../../scripts/stack/services.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
-// Away from the default 8080-8084, so a developer's running platform does not collide.
-const PORT_BASE = 28080;
+
+/**
+ * `npm start` on throw-away resources: its own databases (DATABASE_PREFIX), its own RabbitMQ vhost,
+ * free ports (PORT_BASE=0): never the machine's real databases or 8080-8084.
+ */
+let services: ServiceEntry[];
+let vhost: TempVhost;
+const prefix = `${uniqueName('start')}_`;
+
+before(async () => {
+  services = await loadServices();
+  vhost = await tempVhost('start');
+});
+after(async () => {
+  for (const s of services ?? [])
+    if (s.database) await dropDatabase(withDatabase(TEST_PG_URL, `${prefix}${s.database.name}`));
+  await vhost?.drop();
+});
 
 function npmStart(env: Record<string, string>) {
   const child = spawn('npm', ['start', '--silent'], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: {
+      ...process.env,
+      PORT_BASE: '0',
+      DATABASE_HOST_URL: withDatabase(TEST_PG_URL, ''),
+      DATABASE_PREFIX: prefix,
+      AMQP_URL: vhost.url,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so Ctrl-C can be delivered the way a terminal does: to the group.
     detached: true,
@@ -26,47 +51,51 @@ function npmStart(env: Record<string, string>) {
   return { child, out, exited };
 }
 
-test('npm start brings up all five services ready, and Ctrl-C stops them all cleanly', {
+test('npm start brings up every service ready, and Ctrl-C stops them all cleanly', {
   timeout: 120_000,
 }, async () => {
-  const { child, out, exited } = npmStart({ PORT_BASE: String(PORT_BASE) });
-  const deadline = Date.now() + 90_000;
-  while (!out.stdout.includes('all five services ready') && Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.match(out.stdout, /all five services ready in [\d.]+ s/, `${out.stdout}\n${out.stderr}`);
+  const { child, out, exited } = npmStart({});
+  const ready = new RegExp(`all ${services.length} services ready in [\\d.]+ s`);
+  // The marker: the line npm start prints once every /readyz answered 200 (or its exit).
+  await new Promise<void>((resolve) => {
+    const check = () => (ready.test(out.stdout) || child.exitCode !== null ? resolve() : undefined);
+    child.stdout.on('data', check);
+    child.on('exit', () => resolve());
+    check();
+  });
+  assert.match(out.stdout, ready, `${out.stdout}\n${out.stderr}`);
 
-  for (const [i, name] of SERVICES.entries()) {
-    const base = `http://127.0.0.1:${PORT_BASE + i}`;
-    assert.ok(out.stdout.includes(base), `prints the URL of ${name}`);
-    const ready = await fetch(`${base}/readyz`);
-    assert.equal(ready.status, 200, `${name} ready`);
-    const version = (await (await fetch(`${base}/version`)).json()) as { service: string };
-    assert.equal(version.service, name);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+  const urls: Record<string, string> = {};
+  for (const s of services) {
+    const m = new RegExp(`^  ${s.name} +(http://127\\.0\\.0\\.1:\\d+)$`, 'm').exec(out.stdout);
+    assert.ok(m?.[1], `prints the URL of ${s.name}`);
+    urls[s.name] = m[1];
+    assert.notEqual(new URL(m[1]).port, String(s.port), `${s.name} is not on its fixed port`);
+    const readyz = await fetch(`${m[1]}/readyz`);
+    assert.equal(readyz.status, 200, `${s.name} ready`);
+    const version = (await (await fetch(`${m[1]}/version`)).json()) as { service: string };
+    assert.equal(version.service, s.name);
+    const metrics = await (await fetch(`${m[1]}/metrics`)).text();
     assert.match(metrics, /app_build_info\{/);
     assert.match(metrics, /http_requests_total\{method="GET",route="\/readyz",status_code="200"\}/);
   }
 
   process.kill(-(child.pid as number), 'SIGINT'); // what Ctrl-C in a terminal does
-  const result = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
-  assert.notEqual(result, 'timeout', 'stopped within 20 s');
+  const result = await exited;
   // npm itself re-raises the SIGINT it got (exit by signal); the start script under it exits 0
   // after it has stopped every service, which it announces with "stopped".
-  const { code, signal } = result as { code: number | null; signal: string | null };
+  const { code, signal } = result;
   assert.ok(code === 0 || signal === 'SIGINT', `exit ${code} / ${signal}; stderr: ${out.stderr}`);
   assert.match(out.stdout, /stopping…\nstopped\n/);
   assert.ok(!/exited unexpectedly/.test(out.stderr), out.stderr);
-  for (const [i] of SERVICES.entries()) {
-    await assert.rejects(fetch(`http://127.0.0.1:${PORT_BASE + i}/healthz`), 'nothing left listening');
-  }
+  for (const url of Object.values(urls))
+    await assert.rejects(fetch(`${url}/healthz`), 'nothing left listening');
 });
 
 test('npm start with a dependency down says which one and how to start it, in one line', {
   timeout: 60_000,
 }, async () => {
-  const { out, exited } = npmStart({ PORT_BASE: String(PORT_BASE + 10), REDIS_URL: 'redis://127.0.0.1:1' });
+  const { out, exited } = npmStart({ REDIS_URL: 'redis://127.0.0.1:1' });
   const { code } = await exited;
   assert.equal(code, 1);
   const lines = out.stderr.split('\n').filter((l) => l.includes('not reachable'));

@@ -1,0 +1,146 @@
+/**
+ * The whole platform as real processes on this machine, isolated: a fresh database per service,
+ * a fresh RabbitMQ vhost and Redis key prefix, a fresh Ed25519 key pair, every service on a free
+ * port (never 8080-8084), each with the tracing preload. The end-to-end suite and
+ * `npm run bench:journey` start it; `stop()` removes everything it created.
+ */
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import {
+  freePort,
+  TEST_REDIS_URL,
+  type TempDatabase,
+  type TempVhost,
+  tempDatabase,
+  tempRedisPrefix,
+  tempVhost,
+} from '@mdp/platform/testing';
+import {
+  connectionEnv,
+  GATEWAY,
+  prepareDatabases,
+  type Resources,
+  signingKeys,
+  spawnService,
+  stopProcesses,
+  waitReady,
+} from './launcher.js';
+import { loadServices, ROOT } from './services.js';
+
+export interface StackOptions {
+  /** OTLP/HTTP base URL (the suite's own receiver); unset = no export. */
+  otlpEndpoint?: string;
+  flagsFile?: string;
+  logLevel?: string;
+  /** Extra environment per service. */
+  env?: Record<string, Record<string, string>>;
+  /** Run the compiled services (dist/, `npm run build` first), as a container does. */
+  dist?: boolean;
+  /** Without the tracing preload (to measure its cost); default: with it, as in production. */
+  telemetry?: boolean;
+  /** Extra node options per service (e.g. --cpu-prof for a profile). */
+  nodeArgs?: Record<string, string[]>;
+}
+
+export interface Stack {
+  /** The services, as the table names them. */
+  services: string[];
+  gateway: string;
+  urls: Record<string, string>;
+  procs: Record<string, ChildProcess>;
+  /** Each service's database, by its database name (users, catalog, orders, notifications). */
+  databases: Record<string, TempDatabase>;
+  vhost: TempVhost;
+  output(name: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const services = await loadServices();
+  const databases: Record<string, TempDatabase> = {};
+  const [vhost] = await Promise.all([
+    tempVhost('e2e'),
+    ...services.map(async (s) => {
+      if (s.database) databases[s.database.name] = await tempDatabase(`e2e_${s.database.name}`);
+    }),
+  ]);
+  const redis = tempRedisPrefix('e2e');
+  const ports: Record<string, number> = {};
+  for (const s of services) ports[s.name] = await freePort();
+  const urls = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
+  const resources: Resources = {
+    database: (name) => (databases[name] as TempDatabase).url,
+    redisUrl: TEST_REDIS_URL,
+    amqpUrl: vhost.url,
+    keys: signingKeys(),
+    urlOf: (name) => urls[name] as string,
+  };
+  const shared: Record<string, string> = {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: opts.logLevel ?? 'warn',
+    SHUTDOWN_DRAIN_MS: '0',
+    // Redis keys of this stack only (product-service's cache; the gateway keeps its own prefix).
+    REDIS_KEY_PREFIX: redis.keyPrefix,
+    FLAGS_PROVIDER: 'file',
+    FLAGS_FILE: opts.flagsFile ?? path.join(ROOT, 'config/flags/flags.json'),
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+    ...(opts.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: opts.otlpEndpoint } : {}),
+  };
+  const dropAll = () =>
+    Promise.allSettled([...Object.values(databases).map((d) => d.drop()), vhost.drop(), redis.drop()]);
+  try {
+    await prepareDatabases(services, resources, { env: shared });
+  } catch (err) {
+    await dropAll();
+    throw err;
+  }
+
+  const outputs: Record<string, string> = {};
+  const procs: Record<string, ChildProcess> = {};
+  for (const s of services) {
+    outputs[s.name] = '';
+    const child = spawnService(s, {
+      dist: opts.dist,
+      telemetry: opts.telemetry,
+      nodeArgs: opts.nodeArgs?.[s.name],
+      env: {
+        ...shared,
+        ...connectionEnv(s, resources),
+        ...(opts.env?.[s.name] ?? {}),
+        PORT: String(ports[s.name]),
+      },
+    });
+    const keep = (d: Buffer) => {
+      outputs[s.name] = `${outputs[s.name] ?? ''}${d}`.slice(-30_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    procs[s.name] = child;
+  }
+
+  const stop = async () => {
+    await stopProcesses(Object.values(procs), 10_000);
+    await dropAll();
+  };
+  try {
+    await waitReady(urls, {
+      timeoutMs: 60_000,
+      exited: (name) => procs[name]?.exitCode !== null,
+    });
+  } catch (err) {
+    await stop();
+    const detail = services.map((s) => `${s.name}: ${outputs[s.name]}`).join('\n');
+    throw new Error(`${(err as Error).message}\n${detail}`);
+  }
+  return {
+    services: services.map((s) => s.name),
+    gateway: urls[GATEWAY] as string,
+    urls,
+    procs,
+    databases,
+    vhost,
+    output: (name) => outputs[name] ?? '',
+    stop,
+  };
+}
