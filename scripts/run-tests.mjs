@@ -4,6 +4,9 @@
 // tests in tests/. `node --test` expands the glob itself (and skips node_modules).
 //   npm test                              all of them
 //   npm test -- platform/src journey      only the test files whose path contains one of these
+//   npm run test:unit                     the unit tests only (*.test.ts under packages/*/src and
+//                                         services/*/src), with every datastore address pointing
+//                                         nowhere: a unit test that needs one fails
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -17,12 +20,14 @@ if (process.version !== pinned) {
 process.stdout.write(`run-tests: Node.js ${process.version}\n`);
 
 const ALL = '{packages,services,tests,scripts}/**/*.test.{ts,mjs}';
+const UNIT = '{packages,services}/*/src/**/*.test.ts';
 
-const filters = process.argv.slice(2);
-let targets = [ALL];
+const unit = process.argv.includes('--unit');
+const filters = process.argv.slice(2).filter((a) => a !== '--unit');
+let targets = [unit ? UNIT : ALL];
 if (filters.length) {
   targets = fs
-    .globSync(ALL, { exclude: (name) => name === 'node_modules' || name === 'dist' })
+    .globSync(unit ? UNIT : ALL, { exclude: (name) => name === 'node_modules' || name === 'dist' })
     .filter((file) => filters.some((f) => file.includes(f)))
     .sort();
   if (!targets.length) {
@@ -30,6 +35,17 @@ if (filters.length) {
     process.exit(1);
   }
 }
+
+/** For the unit run: PostgreSQL, Redis and RabbitMQ at addresses where nothing listens. */
+const NO_DATASTORES = {
+  TEST_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+  TEST_REDIS_URL: 'redis://127.0.0.1:1',
+  TEST_AMQP_URL: 'amqp://nobody:none@127.0.0.1:1',
+  TEST_RABBIT_API: 'http://nobody:none@127.0.0.1:1',
+  DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+  REDIS_URL: 'redis://127.0.0.1:1',
+  AMQP_URL: 'amqp://nobody:none@127.0.0.1:1',
+};
 
 const child = spawn(
   process.execPath,
@@ -41,6 +57,6 @@ const child = spawn(
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`,
     ...targets,
   ],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', ...(unit ? NO_DATASTORES : {}) } },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { ConfigError, parseConfig, pem, postgresUrl, serviceConfig } from './config.js';
@@ -46,22 +45,6 @@ test('cross-field rules: the file provider needs FLAGS_FILE', () => {
 
 test('an empty value counts as unset', () => {
   assert.equal(parseConfig(schema, { DATABASE_URL: '' }, local).DATABASE_URL, local.DATABASE_URL);
-});
-
-test('a service with bad configuration exits 78 with one line on stderr and no stack trace', () => {
-  const res = spawnSync(
-    process.execPath,
-    ['--conditions=mdp-source', '--import', 'tsx', 'services/user-service/src/server.ts'],
-    {
-      cwd: new URL('../../../', import.meta.url).pathname,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', REDIS_URL: 'redis://127.0.0.1:6379' },
-      encoding: 'utf8',
-      timeout: 20_000,
-    },
-  );
-  assert.equal(res.status, 78);
-  assert.equal(res.stderr.trim(), 'config error: DATABASE_URL is missing');
-  assert.equal(res.stdout, '');
 });
 
 test('pem(): a key that does not parse, or of another type, is a config error naming the setting', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { sampleData, sampleEvent } from '../test/samples.js';
 import {
   type AnyEvent,
   bestEffortEvent,
@@ -10,8 +11,7 @@ import {
   InvalidEventError,
   outboxEvent,
   parseEvent,
-} from '../src/events.js';
-import { sampleData, sampleEvent } from './samples.js';
+} from './events.js';
 
 /** What a message body looks like after the broker: the event as JSON. */
 const wire = (e: unknown) => JSON.parse(JSON.stringify(e)) as unknown;

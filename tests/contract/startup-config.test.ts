@@ -1,14 +1,15 @@
 /**
- * A bad JWT key stops a service at start, with one line naming the setting (exit 78), instead of
- * a 500 on every authenticated request while /readyz stays green. Every service that reads a key
- * (from the launcher's table) is started as a real process with an RSA key where an Ed25519 one
- * belongs.
+ * Bad configuration stops a service at start with one line naming the setting (exit 78, no stack
+ * trace). A bad JWT key included: before, it became a 500 on every authenticated request while
+ * /readyz stayed green. Every service that reads a key (from the launcher's table) is started as a
+ * real process with an RSA key where an Ed25519 one belongs.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { connectionEnv, type Resources, signingKeys, spawnService } from '../../scripts/stack/launcher.js';
-import { loadServices, type ServiceEntry } from '../../scripts/stack/services.js';
+import { loadServices, ROOT, type ServiceEntry } from '../../scripts/stack/services.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const wrongKeys: Resources['keys'] = {
@@ -56,4 +57,20 @@ describe('a bad JWT key stops start-up with one clear line', () => {
       ]);
     }
   });
+});
+
+test('a service with bad configuration exits 78 with one line on stderr and no stack trace', () => {
+  const res = spawnSync(
+    process.execPath,
+    ['--conditions=mdp-source', '--import', 'tsx', 'services/user-service/src/server.ts'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', REDIS_URL: 'redis://127.0.0.1:6379' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  assert.equal(res.status, 78);
+  assert.equal(res.stderr.trim(), 'config error: DATABASE_URL is missing');
+  assert.equal(res.stdout, '');
 });

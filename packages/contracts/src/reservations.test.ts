@@ -6,7 +6,7 @@ import {
   isReservationErrorCode,
   RESERVATION_ERRORS,
   releasePath,
-} from '../src/reservations.js';
+} from './reservations.js';
 
 test('the reservation API: answers and refusals are recognised only in the contract shape', () => {
   const reservation = {
