@@ -2,7 +2,7 @@
  * `npm start`: the whole platform on this machine.
  * Checks PostgreSQL, Redis and RabbitMQ; creates the databases; runs migrations; loads demo
  * seed data into empty databases; starts every service of services/ (the table in
- * scripts/stack/services.ts); waits until every /readyz is 200; prints the URLs; stops everything
+ * packages/stack/src/services.ts); waits until every /readyz is 200; prints the URLs; stops everything
  * cleanly on Ctrl-C (SIGINT) or SIGTERM.
  *
  * START_MODE=dist runs the compiled services (`npm run build` first), as a container does;
@@ -18,9 +18,6 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import path from 'node:path';
 import { withDatabase } from '@mdp/platform/postgres';
 import { freePort } from '@mdp/platform/testing';
-import amqplib from 'amqplib';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import {
   connectionEnv,
   GATEWAY,
@@ -30,8 +27,11 @@ import {
   spawnService,
   stopProcesses,
   waitReady,
-} from './stack/launcher.js';
-import { loadServices, ROOT } from './stack/services.js';
+} from '@mdp/stack/launcher';
+import { loadServices, ROOT } from '@mdp/stack/services';
+import amqplib from 'amqplib';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const started = Date.now();

@@ -17,9 +17,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startStack } from '@mdp/stack/processes';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { startStack } from '../stack/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RATE = Number(process.env.RATE ?? 400);

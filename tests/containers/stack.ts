@@ -7,7 +7,7 @@
  * Used by tests/containers/images.test.ts; an end-to-end suite can run its journey against
  * `stack.gatewayUrl` the same way (createStack → migrate → start → waitReady → ... → stop → drop).
  * The services and the settings each needs in production mode come from the one launcher
- * (scripts/stack: the table derived from services/*, `connectionEnv`), not from a list here.
+ * (@mdp/stack: the table derived from services/*, `connectionEnv`), not from a list here.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,8 +22,8 @@ import {
   tempDatabase,
   tempVhost,
 } from '@mdp/platform/testing';
-import { connectionEnv, GATEWAY, type Resources, signingKeys } from '../../scripts/stack/launcher.js';
-import { loadServices } from '../../scripts/stack/services.js';
+import { connectionEnv, GATEWAY, type Resources, signingKeys } from '@mdp/stack/launcher';
+import { loadServices } from '@mdp/stack/services';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

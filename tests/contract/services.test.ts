@@ -1,5 +1,5 @@
 /**
- * The launcher's table of services (scripts/stack/services.ts, derived from services/*), the
+ * The launcher's table of services (packages/stack/src/services.ts, derived from services/*), the
  * Kubernetes overlays (rendered with `kubectl kustomize`, read-only) and services/* agree:
  * the same services; each workload gets every connection setting the service needs (from its
  * ConfigMaps, its Secret's keys in deploy/external-secrets.json, or its env); the peer URLs name
@@ -12,9 +12,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseConfig } from '@mdp/platform/config';
+import { connectionEnv, GATEWAY, type Resources, signingKeys } from '@mdp/stack/launcher';
+import { loadServices, ROOT, type ServiceEntry, serviceUrlSetting } from '@mdp/stack/services';
 import { parseAllDocuments } from 'yaml';
-import { connectionEnv, GATEWAY, type Resources, signingKeys } from '../../scripts/stack/launcher.js';
-import { loadServices, ROOT, type ServiceEntry, serviceUrlSetting } from '../../scripts/stack/services.js';
 
 interface K8sObject {
   kind: string;

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { connectionEnv, type Resources, signingKeys, spawnService } from '../../scripts/stack/launcher.js';
-import { loadServices, ROOT, type ServiceEntry } from '../../scripts/stack/services.js';
+import { connectionEnv, type Resources, signingKeys, spawnService } from '@mdp/stack/launcher';
+import { loadServices, ROOT, type ServiceEntry } from '@mdp/stack/services';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const wrongKeys: Resources['keys'] = {

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dropDatabase, withDatabase } from '@mdp/platform/postgres';
 import { TEST_PG_URL, type TempVhost, tempVhost, uniqueName } from '@mdp/platform/testing';
-import { loadServices, type ServiceEntry } from '../../scripts/stack/services.js';
+import { loadServices, type ServiceEntry } from '@mdp/stack/services';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

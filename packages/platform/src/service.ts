@@ -25,7 +25,7 @@ export interface ServiceKit<C> {
 /**
  * A service as the rest of the repository sees it (its `src/config.ts` exports one): name, local
  * port, settings, local defaults, migrations. `npm start`, the end-to-end and container stacks
- * and the benchmarks derive their table of services from these (scripts/stack), so nothing else
+ * and the benchmarks derive their table of services from these (@mdp/stack), so nothing else
  * lists them.
  */
 export interface ServiceSpec<Shape extends z.ZodRawShape = z.ZodRawShape> {
@@ -75,7 +75,7 @@ const isPostgres = (url: string) => /^postgres(ql)?:/.test(url);
  */
 export async function migrateAtStart(
   spec: Pick<ServiceSpec, 'migrations' | 'name'>,
-  config: BaseConfig & Record<string, unknown>,
+  config: { NODE_ENV?: string } & Record<string, unknown>,
   logger?: Logger,
 ): Promise<string[]> {
   if (!spec.migrations || config.NODE_ENV === 'production') return [];

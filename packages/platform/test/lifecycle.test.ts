@@ -4,12 +4,24 @@ import { test } from 'node:test';
 import { Lifecycle } from '../src/lifecycle.js';
 import { testApp } from '../src/test-support.js';
 
-test('shutdown: /readyz flips to 503 first, the in-flight request completes, then closers run in contract order', async () => {
+/** A promise and its resolve, for the markers below. */
+function marker() {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+test('shutdown: /readyz flips to 503 first, the in-flight request completes, then closers run in contract order', async (t) => {
   const { app, health, logger } = testApp();
   const events: string[] = [];
+  const slowStarted = marker();
+  const slowMayEnd = marker();
   app.get('/slow', { schema: {} }, async () => {
     events.push('slow:start');
-    await new Promise((r) => setTimeout(r, 600));
+    slowStarted.resolve();
+    await slowMayEnd.promise;
     events.push('slow:end');
     return { done: true };
   });
@@ -30,13 +42,18 @@ test('shutdown: /readyz flips to 503 first, the in-flight request completes, the
     .on('consumers', 'queue', () => events.push('close:consumers'))
     .on('server', 'http', async () => {
       events.push('close:server:start');
-      await app.close();
+      const closed = app.close();
+      // The server is closing with the request in flight: now let the request finish.
+      slowMayEnd.resolve();
+      await closed;
       events.push('close:server:end');
     });
 
   assert.equal((await fetch(`${base}/readyz`)).status, 200);
   const inflight = fetch(`${base}/slow`);
-  await new Promise((r) => setTimeout(r, 50));
+  await slowStarted.promise;
+  // The drain delay runs on mocked time: it ends when the test says so, not on the clock.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const done = lifecycle.shutdown('SIGTERM');
 
   // During the drain the server still answers, but readiness is already failing.
@@ -44,11 +61,14 @@ test('shutdown: /readyz flips to 503 first, the in-flight request completes, the
   assert.equal(ready.status, 503);
   assert.equal(((await ready.json()) as { status: string }).status, 'shutting_down');
   events.push('readyz:503');
+  assert.ok(!events.includes('close:server:start'), 'nothing closed during the drain');
+  t.mock.timers.tick(200);
 
   const res = await inflight;
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { done: true });
   await done;
+  t.mock.timers.reset();
   assert.equal(exitCode, 0);
   assert.deepEqual(events, [
     'slow:start',
@@ -65,19 +85,27 @@ test('shutdown: /readyz flips to 503 first, the in-flight request completes, the
   assert.equal(events.filter((e) => e === 'close:pools').length, 1);
 });
 
-test('a shutdown that hangs past the timeout exits 1', async () => {
+test('a shutdown that hangs past the timeout exits 1', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { health, logger } = testApp();
+  const exited = marker();
   let exitCode: number | undefined;
   const lifecycle = new Lifecycle({
     logger,
     health,
     drainMs: 0,
     timeoutMs: 100,
-    exit: (c) => (exitCode = c),
+    exit: (c) => {
+      exitCode = c;
+      exited.resolve();
+    },
   });
   lifecycle.on('pools', 'stuck', () => new Promise(() => {}));
   void lifecycle.shutdown('SIGTERM');
-  await new Promise((r) => setTimeout(r, 250));
+  t.mock.timers.tick(99);
+  assert.equal(exitCode, undefined, 'not before the timeout');
+  t.mock.timers.tick(1);
+  await exited.promise;
   assert.equal(exitCode, 1);
 });
 

@@ -66,9 +66,31 @@ export async function startCatalogUpstream(publicKey: string) {
     { schema: { querystring: Type.Object({ q: Type.Optional(Type.String()) }) } },
     async (request) => ({ items: [{ id: 'p1', name: 'Mug' }], q: request.query.q ?? null }),
   );
+  // A hung upstream: answers only when released (or when the app closes). Counts what reached it.
+  let open = () => {};
+  const gate = () =>
+    new Promise<void>((resolve) => {
+      open = resolve;
+    });
+  let hung = gate();
+  const slow = {
+    arrived: 0,
+    answered: 0,
+    /** Answers every request waiting now. */
+    release() {
+      open();
+      hung = gate();
+    },
+  };
   app.get('/products/slow', { schema: {} }, async () => {
-    await new Promise((r) => setTimeout(r, 2000));
+    slow.arrived++;
+    await hung;
+    slow.answered++;
     return { slow: true };
+  });
+  app.addHook('preClose', (done) => {
+    slow.release();
+    done();
   });
   app.get('/products/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async (request) => ({
     id: request.params.id,
@@ -87,7 +109,7 @@ export async function startCatalogUpstream(publicKey: string) {
   );
   app.get('/internal/secret', { schema: {} }, async () => ({ secret: true }));
   const url = await listen(app);
-  return { app, url, seen };
+  return { app, url, seen, slow };
 }
 
 export interface GatewayHarness {

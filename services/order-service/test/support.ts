@@ -1,14 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-/** A port nobody listens on right now (the OS picks it). */
 import { freePort } from '@mdp/platform/testing';
-
-export { freePort };
+import { spawnService, stopProcesses, waitReady } from '@mdp/stack/launcher';
+import { describeService } from '@mdp/stack/services';
 
 export interface RunningService {
   url: string;
@@ -18,7 +12,7 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Starts services/<name>/src/server.ts as a real process and waits until /readyz answers 200. */
+/** Starts services/<name> as a real process (the one launcher's way) and waits until /readyz answers 200. */
 export async function startService(
   name: string,
   env: Record<string, string>,
@@ -26,57 +20,33 @@ export async function startService(
 ): Promise<RunningService> {
   const port = await freePort();
   let out = '';
-  const proc = spawn(
-    process.execPath,
-    [
-      '--conditions=mdp-source',
-      ...(opts.nodeArgs ?? []),
-      '--import',
-      'tsx',
-      path.join(REPO, 'services', name, 'src/server.ts'),
-    ],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        SHUTDOWN_DRAIN_MS: '0',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawnService(await describeService(name), {
+    telemetry: false,
+    ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
+    env: {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_MS: '0',
+      ...env,
     },
-  );
-  proc.stdout?.on('data', (d) => {
-    out = (out + d).slice(-20_000);
   });
-  proc.stderr?.on('data', (d) => {
+  const keep = (d: Buffer) => {
     out = (out + d).slice(-20_000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 8000);
-      await exited;
-      clearTimeout(t);
-    }
   };
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${out}`);
-    try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) break;
-    } catch {}
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${name} not ready in time:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => stopProcesses([proc], 8000);
+  try {
+    await waitReady(
+      { [name]: url },
+      { timeoutMs: opts.timeoutMs ?? 30_000, exited: () => proc.exitCode !== null },
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}:\n${out}`);
   }
   return { url, port, proc, output: () => out, stop };
 }

@@ -9,17 +9,19 @@
  *   <NAME>_SERVICE_URL → calls <name>-service (the launcher gives its URL)
  *   JWT_PRIVATE_KEY → signs access tokens    JWT_PUBLIC_KEY → verifies them
  *
- * `npm start` (scripts/start.ts), the end-to-end stack (tests/e2e/stack.ts), the container stack
+ * `npm start` (scripts/start.ts), the end-to-end stack (./processes.ts), the container stack
  * (tests/containers/stack.ts) and the benchmarks (through those) all use this table; a test
  * (tests/contract/services.test.ts) fails when it, the Kubernetes overlays and services/* disagree.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '@mdp/platform/paths';
 import type { ServiceDefinition } from '@mdp/platform/service';
 import type { z } from 'zod';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository (this package is packages/stack). */
+export const ROOT = path.resolve(packageRoot(import.meta.url), '../..');
 /** The one service clients talk to. */
 export const GATEWAY = 'api-gateway';
 
