@@ -16,18 +16,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { local } from '@mdp/platform/config';
 import { withDatabase } from '@mdp/platform/postgres';
 import { freePort } from '@mdp/platform/testing';
-import {
-  connectionEnv,
-  GATEWAY,
-  prepareDatabases,
-  type Resources,
-  signingKeys,
-  spawnService,
-  stopProcesses,
-  waitReady,
-} from '@mdp/stack/launcher';
+import { GATEWAY, type Resources, signingKeys, startPlatform, stopProcesses } from '@mdp/stack/launcher';
 import { loadServices, ROOT } from '@mdp/stack/services';
 import amqplib from 'amqplib';
 import { Redis } from 'ioredis';
@@ -39,8 +31,8 @@ const started = Date.now();
 const PORT_BASE = Number(process.env.PORT_BASE ?? 8080);
 const PG = (process.env.DATABASE_HOST_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, '');
 const DB_PREFIX = process.env.DATABASE_PREFIX ?? '';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const REDIS_URL = process.env.REDIS_URL ?? local.redis;
+const AMQP_URL = process.env.AMQP_URL ?? local.amqp;
 const pgUrl = (db: string) => withDatabase(`${PG}/postgres`, db);
 
 const START_HINT = {
@@ -148,46 +140,40 @@ async function main(): Promise<void> {
     FLAGS_FILE: path.join(ROOT, 'config', 'flags', 'flags.json'),
   };
   say('preparing databases (create, migrate, seed)…');
-  await prepareDatabases(services, resources, { env: shared, say });
   const logDir = path.join(ROOT, '.local', 'logs');
   mkdirSync(logDir, { recursive: true });
-  say('starting services…');
-  for (const svc of services) {
-    const log = createWriteStream(path.join(logDir, `${svc.name}.log`), { flags: 'a' });
-    const child = spawnService(svc, {
+  try {
+    await startPlatform(services, resources, {
+      ports: Object.fromEntries(ports),
+      shared,
       dist: process.env.START_MODE === 'dist',
-      env: {
-        ...shared,
-        ...connectionEnv(svc, resources),
-        PORT: String(ports.get(svc.name)),
-        HOST: '127.0.0.1',
+      say,
+      stopped: () => stopping,
+      onSpawn: (svc, child) => {
+        const log = createWriteStream(path.join(logDir, `${svc.name}.log`), { flags: 'a' });
+        child.stdout?.pipe(log);
+        child.stderr?.pipe(log);
+        child.stderr?.on('data', (d) => {
+          if (!stopping) process.stderr.write(`[${svc.name}] ${d}`);
+        });
+        child.on('exit', (code, signal) => {
+          children.delete(svc.name);
+          if (!stopping) {
+            process.stderr.write(
+              `${svc.name} exited unexpectedly (${signal ?? code}); see ${path.relative(ROOT, log.path.toString())}\n`,
+            );
+            void stopAll(1);
+          }
+        });
+        children.set(svc.name, child);
       },
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    child.stderr?.on('data', (d) => {
-      if (!stopping) process.stderr.write(`[${svc.name}] ${d}`);
-    });
-    child.on('exit', (code, signal) => {
-      children.delete(svc.name);
-      if (!stopping) {
-        process.stderr.write(
-          `${svc.name} exited unexpectedly (${signal ?? code}); see ${path.relative(ROOT, log.path.toString())}\n`,
-        );
-        void stopAll(1);
-      }
-    });
-    children.set(svc.name, child);
-  }
-  try {
-    await waitReady(Object.fromEntries(services.map((s) => [s.name, url(s.name)])), {
-      timeoutMs: 60_000,
-      stopped: () => stopping,
-    });
   } catch (err) {
+    if (stopping) return;
     process.stderr.write(`${(err as Error).message}\n`);
     await stopAll(1);
   }
+  if (stopping) return;
   say('');
   for (const svc of services) say(`  ${svc.name.padEnd(22)} ${url(svc.name)}`);
   say('');

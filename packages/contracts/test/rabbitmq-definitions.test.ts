@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createAmqp, DEAD_LETTER_EXCHANGE } from '@mdp/platform/amqp';
 import { declareConsumerTopology, topologyNames } from '@mdp/platform/consumer';
 import { EVENTS_EXCHANGE } from '@mdp/platform/events';
-import { TEST_RABBIT_API, tempVhost } from '@mdp/platform/testing';
+import { rabbitApi, tempVhost } from '@mdp/platform/testing';
 import type { ConfirmChannel } from 'amqplib';
 import { CONSUMERS, EVENT_TYPES } from '../src/events.js';
 
@@ -75,16 +75,6 @@ test('definitions.json declares the contract: exchanges, each consumer queue, it
     );
 });
 
-function rabbit(p: string) {
-  const base = new URL(TEST_RABBIT_API);
-  const authz = Buffer.from(
-    `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`,
-  ).toString('base64');
-  base.username = '';
-  base.password = '';
-  return { url: new URL(p, base).toString(), headers: { authorization: `Basic ${authz}` } };
-}
-
 test('definitions.json is the topology the consumer declares from the contract (real broker)', async () => {
   const vhost = await tempVhost('topology');
   const conn = createAmqp(vhost.url, { name: 'topology-test' });
@@ -102,7 +92,7 @@ test('definitions.json is the topology the consumer declares from the contract (
     await w.waitForConnect();
     const v = encodeURIComponent(vhost.vhost);
     const get = async (p: string) => {
-      const { url, headers } = rabbit(p);
+      const { url, headers } = rabbitApi(p);
       return (await (await fetch(url, { headers })).json()) as Record<string, unknown>[];
     };
     const byName = (a: { name: unknown }, b: { name: unknown }) =>

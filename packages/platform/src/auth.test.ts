@@ -22,6 +22,17 @@ import { Metrics } from './metrics.js';
 
 const b64url = (v: unknown) =>
   Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+/** A token with every claim our verifier wants, signed with `alg` (the signature is the test's). */
+const wellFormed = (claims: Record<string, unknown>, alg: string) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg })
+    .setSubject('u')
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(TOKEN_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .setJti('j');
+
 const now = () => Math.floor(Date.now() / 1000);
 const goodClaims = () => ({
   sub: 'u-1',
@@ -102,15 +113,7 @@ describe('verifyAccessToken', () => {
 
   it('refuses a token of another asymmetric algorithm (RS256)', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const token = await new SignJWT({ role: 'admin' })
-      .setProtectedHeader({ alg: 'RS256' })
-      .setSubject('u')
-      .setIssuer(TOKEN_ISSUER)
-      .setAudience(TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .setJti('j')
-      .sign(rsa.privateKey);
+    const token = await wellFormed({ role: 'admin' }, 'RS256').sign(rsa.privateKey);
     await rejectsWith(verifyAccessToken(token, keys.publicKey));
   });
 
@@ -141,15 +144,7 @@ describe('verifyAccessToken', () => {
       ),
     );
     // An unknown role is refused even with a valid signature.
-    const weird = await new SignJWT({ role: 'root' })
-      .setProtectedHeader({ alg: 'EdDSA' })
-      .setSubject('u')
-      .setIssuer(TOKEN_ISSUER)
-      .setAudience(TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .setJti('1')
-      .sign(sk);
+    const weird = await wellFormed({ role: 'root' }, 'EdDSA').sign(sk);
     await rejectsWith(verifyAccessToken(weird, keys.publicKey));
   });
 

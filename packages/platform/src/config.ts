@@ -113,6 +113,14 @@ export const pem = (label: 'PUBLIC KEY' | 'PRIVATE KEY', keyType?: 'ed25519') =>
       }
     });
 
+/** This machine's datastores and services, for a service's `localDefaults` (never used in production). */
+export const local = {
+  postgres: (database: string) => `postgres://postgres@127.0.0.1:5432/${database}`,
+  redis: 'redis://127.0.0.1:6379',
+  amqp: 'amqp://guest:guest@127.0.0.1:5672',
+  service: (port: number) => `http://127.0.0.1:${port}`,
+};
+
 export const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 export const millis = (def: number) => z.coerce.number().int().min(0).max(3_600_000).default(def);
 export const bool = (def: boolean) =>

@@ -6,13 +6,11 @@ import {
   type Client,
   type EvaluationContext,
   type Hook,
-  type JsonValue,
   type Logger as OFLogger,
   OpenFeature,
   OpenFeatureEventEmitter,
   type Provider,
   ProviderEvents,
-  type ResolutionDetails,
 } from '@openfeature/server-sdk';
 import { Flagsmith, LocalFileHandler } from 'flagsmith-nodejs';
 import type { Logger } from './logger.js';
@@ -27,6 +25,12 @@ import type { Metrics } from './metrics.js';
  * Hand-written only because @openfeature/flagd-provider's offline mode validates
  * non-strictly, needs gRPC, and polls every 5 s with no way to change it.
  */
+type Evaluation =
+  | 'resolveBooleanEvaluation'
+  | 'resolveStringEvaluation'
+  | 'resolveNumberEvaluation'
+  | 'resolveObjectEvaluation';
+
 export class FlagdFileProvider implements Provider {
   readonly metadata = { name: 'flagd-file' } as const;
   readonly runsOn = 'server' as const;
@@ -81,33 +85,18 @@ export class FlagdFileProvider implements Provider {
     this.watching = false;
   }
 
-  resolveBooleanEvaluation(
-    key: string,
-    def: boolean,
-    ctx: EvaluationContext,
-  ): Promise<ResolutionDetails<boolean>> {
-    return Promise.resolve(this.core.resolveBooleanEvaluation(key, def, ctx));
-  }
-  resolveStringEvaluation(
-    key: string,
-    def: string,
-    ctx: EvaluationContext,
-  ): Promise<ResolutionDetails<string>> {
-    return Promise.resolve(this.core.resolveStringEvaluation(key, def, ctx));
-  }
-  resolveNumberEvaluation(
-    key: string,
-    def: number,
-    ctx: EvaluationContext,
-  ): Promise<ResolutionDetails<number>> {
-    return Promise.resolve(this.core.resolveNumberEvaluation(key, def, ctx));
-  }
-  resolveObjectEvaluation<T extends JsonValue>(
-    key: string,
-    def: T,
-    ctx: EvaluationContext,
-  ): Promise<ResolutionDetails<T>> {
-    return Promise.resolve(this.core.resolveObjectEvaluation(key, def, ctx));
+  // The evaluations are flagd's own (synchronous here: the flags are in memory).
+  readonly resolveBooleanEvaluation = this.evaluate('resolveBooleanEvaluation');
+  readonly resolveStringEvaluation = this.evaluate('resolveStringEvaluation');
+  readonly resolveNumberEvaluation = this.evaluate('resolveNumberEvaluation');
+  readonly resolveObjectEvaluation = this.evaluate(
+    'resolveObjectEvaluation',
+  ) as Provider['resolveObjectEvaluation'];
+
+  private evaluate<K extends Evaluation>(kind: K) {
+    type Evaluate = (...a: Parameters<FlagdCore[K]>) => ReturnType<FlagdCore[K]>;
+    return (...args: Parameters<FlagdCore[K]>) =>
+      Promise.resolve((this.core[kind] as Evaluate).apply(this.core, args));
   }
 }
 

@@ -77,20 +77,12 @@ test('validation failures are 400 in the contract shape, never 500', async () =>
 
 test('malformed JSON is 400, a wrong media type 415, an oversized body 413', async () => {
   const { app } = withRoutes({ bodyLimit: 2048 });
-  const bad = await app.inject({
-    method: 'POST',
-    url: '/items',
-    headers: { 'content-type': 'application/json' },
-    payload: '{"name": "x", ',
-  });
+  const post = (contentType: string, payload: string) =>
+    app.inject({ method: 'POST', url: '/items', headers: { 'content-type': contentType }, payload });
+  const bad = await post('application/json', '{"name": "x", ');
   assert.equal(bad.statusCode, 400);
   assertErrorShape(bad.json(), 'INVALID_JSON');
-  const media = await app.inject({
-    method: 'POST',
-    url: '/items',
-    headers: { 'content-type': 'application/xml' },
-    payload: '<x/>',
-  });
+  const media = await post('application/xml', '<x/>');
   assert.equal(media.statusCode, 415);
   assertErrorShape(media.json(), 'UNSUPPORTED_MEDIA_TYPE');
   const big = await app.inject({

@@ -78,10 +78,12 @@ export class OutboxRelay {
   private readonly coalesceMs: number;
 
   constructor(private readonly opts: OutboxRelayOptions) {
-    this.intervalMs = opts.intervalMs ?? 1000;
-    this.batchSize = opts.batchSize ?? 100;
-    this.retentionMs = opts.retentionMs ?? 24 * 3600 * 1000;
-    this.coalesceMs = opts.coalesceMs ?? 10;
+    ({
+      intervalMs: this.intervalMs = 1000,
+      batchSize: this.batchSize = 100,
+      retentionMs: this.retentionMs = 24 * 3600 * 1000,
+      coalesceMs: this.coalesceMs = 10,
+    } = opts);
   }
 
   /** Publishes one batch; returns how many rows were published. */

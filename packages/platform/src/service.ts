@@ -22,6 +22,9 @@ export interface ServiceKit<C> {
   lifecycle: Lifecycle;
 }
 
+/** What a service's `buildApp` takes from the kit (tests build these themselves). */
+export type AppKit = Pick<ServiceKit<unknown>, 'info' | 'logger' | 'metrics' | 'health' | 'flags'>;
+
 /**
  * A service as the rest of the repository sees it (its `src/config.ts` exports one): name, local
  * port, settings, local defaults, migrations. `npm start`, the end-to-end and container stacks

@@ -6,12 +6,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { local } from './config.js';
 import type { EventEnvelope } from './events.js';
 import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
 
-export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? local.postgres('postgres');
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? local.redis;
+export const TEST_AMQP_URL = process.env.TEST_AMQP_URL ?? local.amqp;
 /** RabbitMQ management API (the rabbitmq_management plugin; scripts/install-tools.sh enables it). */
 export const TEST_RABBIT_API = process.env.TEST_RABBIT_API ?? 'http://guest:guest@127.0.0.1:15672';
 
@@ -58,7 +59,8 @@ export function tempRedisPrefix(prefix = 't'): { keyPrefix: string; drop(): Prom
   };
 }
 
-function rabbitApi(path: string): { url: string; headers: Record<string, string> } {
+/** A URL of the RabbitMQ management API and the headers (basic auth) to call it with. */
+export function rabbitApi(path: string): { url: string; headers: Record<string, string> } {
   const base = new URL(TEST_RABBIT_API);
   const auth = Buffer.from(
     `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`,

@@ -126,6 +126,51 @@ export function spawnService(entry: ServiceEntry, opts: SpawnOptions): ChildProc
   });
 }
 
+export interface LaunchOptions {
+  /** The port of each service. */
+  ports: Record<string, number>;
+  /** Settings every service gets (NODE_ENV, LOG_LEVEL, FLAGS_*, ...). */
+  shared: Record<string, string>;
+  /** Extra settings per service (tests). */
+  env?: Record<string, Record<string, string>>;
+  dist?: boolean;
+  telemetry?: boolean;
+  nodeArgs?: Record<string, string[]>;
+  /** Sees each process as it starts (to keep or forward its output, to watch its exit). */
+  onSpawn?: (entry: ServiceEntry, child: ChildProcess) => void;
+}
+
+/**
+ * Starts every service of the table with its settings: the shared ones, its connection settings,
+ * its extras, its port. Returns the processes and where they listen (readiness is `waitReady`'s).
+ */
+export function launch(
+  entries: ServiceEntry[],
+  res: Resources,
+  opts: LaunchOptions,
+): { procs: Record<string, ChildProcess>; urls: Record<string, string> } {
+  const procs: Record<string, ChildProcess> = {};
+  const urls: Record<string, string> = {};
+  for (const entry of entries) {
+    urls[entry.name] = `http://127.0.0.1:${opts.ports[entry.name]}`;
+    const child = spawnService(entry, {
+      dist: opts.dist,
+      telemetry: opts.telemetry,
+      nodeArgs: opts.nodeArgs?.[entry.name],
+      env: {
+        ...opts.shared,
+        ...connectionEnv(entry, res),
+        ...(opts.env?.[entry.name] ?? {}),
+        HOST: '127.0.0.1',
+        PORT: String(opts.ports[entry.name]),
+      },
+    });
+    opts.onSpawn?.(entry, child);
+    procs[entry.name] = child;
+  }
+  return { procs, urls };
+}
+
 /** Resolves once every URL's /readyz answers 200; rejects naming those that did not (or whose process is gone). */
 export async function waitReady(
   urls: Record<string, string>,
@@ -157,6 +202,33 @@ export async function waitReady(
       );
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The platform up: databases prepared (created, migrated, seeded), every service started, every
+ * /readyz 200. If a service exits or is not ready in time, everything started is stopped and the
+ * error names it. `stop()` stops the processes (the caller owns the resources).
+ */
+export async function startPlatform(
+  entries: ServiceEntry[],
+  res: Resources,
+  opts: LaunchOptions & { say?: (line: string) => void; timeoutMs?: number; stopped?: () => boolean },
+): Promise<{ procs: Record<string, ChildProcess>; urls: Record<string, string>; stop(): Promise<void> }> {
+  await prepareDatabases(entries, res, { env: opts.shared, ...(opts.say ? { say: opts.say } : {}) });
+  opts.say?.('starting services…');
+  const { procs, urls } = launch(entries, res, opts);
+  const stop = () => stopProcesses(Object.values(procs));
+  try {
+    await waitReady(urls, {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      exited: (name) => procs[name]?.exitCode !== null,
+      ...(opts.stopped ? { stopped: opts.stopped } : {}),
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { procs, urls, stop };
 }
 
 /** SIGTERM to every process, SIGKILL to those still there after `killAfterMs`; resolves when all exited. */

@@ -15,16 +15,7 @@ import {
   tempRedisPrefix,
   tempVhost,
 } from '@mdp/platform/testing';
-import {
-  connectionEnv,
-  GATEWAY,
-  prepareDatabases,
-  type Resources,
-  signingKeys,
-  spawnService,
-  stopProcesses,
-  waitReady,
-} from './launcher.js';
+import { GATEWAY, type Resources, signingKeys, startPlatform, stopProcesses } from './launcher.js';
 import { loadServices, ROOT } from './services.js';
 
 export interface StackOptions {
@@ -77,7 +68,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const shared: Record<string, string> = {
     NODE_ENV: 'test',
-    HOST: '127.0.0.1',
     LOG_LEVEL: opts.logLevel ?? 'warn',
     SHUTDOWN_DRAIN_MS: '0',
     // Redis keys of this stack only (product-service's cache; the gateway keeps its own prefix).
@@ -89,50 +79,35 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const dropAll = () =>
     Promise.allSettled([...Object.values(databases).map((d) => d.drop()), vhost.drop(), redis.drop()]);
-  try {
-    await prepareDatabases(services, resources, { env: shared });
-  } catch (err) {
-    await dropAll();
-    throw err;
-  }
-
   const outputs: Record<string, string> = {};
-  const procs: Record<string, ChildProcess> = {};
-  for (const s of services) {
-    outputs[s.name] = '';
-    const child = spawnService(s, {
+  let platform: Awaited<ReturnType<typeof startPlatform>>;
+  try {
+    platform = await startPlatform(services, resources, {
+      env: opts.env,
       dist: opts.dist,
       telemetry: opts.telemetry,
-      nodeArgs: opts.nodeArgs?.[s.name],
-      env: {
-        ...shared,
-        ...connectionEnv(s, resources),
-        ...(opts.env?.[s.name] ?? {}),
-        PORT: String(ports[s.name]),
+      nodeArgs: opts.nodeArgs,
+      ports,
+      shared,
+      onSpawn: (entry, child) => {
+        outputs[entry.name] = '';
+        const keep = (d: Buffer) => {
+          outputs[entry.name] = `${outputs[entry.name] ?? ''}${d}`.slice(-30_000);
+        };
+        child.stdout?.on('data', keep);
+        child.stderr?.on('data', keep);
       },
     });
-    const keep = (d: Buffer) => {
-      outputs[s.name] = `${outputs[s.name] ?? ''}${d}`.slice(-30_000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    procs[s.name] = child;
+  } catch (err) {
+    await dropAll();
+    const detail = services.map((s) => `${s.name}: ${outputs[s.name] ?? ''}`).join('\n');
+    throw new Error(`${(err as Error).message}\n${detail}`);
   }
-
+  const { procs } = platform;
   const stop = async () => {
     await stopProcesses(Object.values(procs), 10_000);
     await dropAll();
   };
-  try {
-    await waitReady(urls, {
-      timeoutMs: 60_000,
-      exited: (name) => procs[name]?.exitCode !== null,
-    });
-  } catch (err) {
-    await stop();
-    const detail = services.map((s) => `${s.name}: ${outputs[s.name]}`).join('\n');
-    throw new Error(`${(err as Error).message}\n${detail}`);
-  }
   return {
     services: services.map((s) => s.name),
     gateway: urls[GATEWAY] as string,

@@ -6,12 +6,9 @@ import replyFrom from '@fastify/reply-from';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AppError } from '@mdp/platform/errors';
-import type { Flags } from '@mdp/platform/flags';
-import type { Health } from '@mdp/platform/health';
-import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
-import type { Logger } from '@mdp/platform/logger';
-import type { Metrics } from '@mdp/platform/metrics';
+import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import { redisCheck } from '@mdp/platform/redis';
+import type { AppKit } from '@mdp/platform/service';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { CombinedDocs } from './adapters/openapi-upstreams.js';
@@ -21,12 +18,7 @@ import { proxyRoutes } from './routes/proxy.js';
 
 export type Upstreams = Record<UpstreamName, string>;
 
-export interface AppDeps {
-  info: ServiceInfo;
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
-  flags: Flags;
+export interface AppDeps extends AppKit {
   redis: Redis;
   /** Upstream services: reached per request, not readiness dependencies (no cascading unreadiness). */
   upstreams: Upstreams;

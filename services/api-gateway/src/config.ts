@@ -1,4 +1,4 @@
-import { bool, httpUrl, millis, pem, redisUrl, z } from '@mdp/platform/config';
+import { bool, httpUrl, local, millis, pem, redisUrl, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 /** Every default of the gateway's settings, in one place. */
@@ -39,12 +39,10 @@ export const definition = defineService({
     TRUST_PROXY: bool(defaults.TRUST_PROXY),
   },
   localDefaults: {
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    USER_SERVICE_URL: 'http://127.0.0.1:8081',
-    PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
-    ORDER_SERVICE_URL: 'http://127.0.0.1:8083',
-    NOTIFICATION_SERVICE_URL: 'http://127.0.0.1:8084',
+    REDIS_URL: local.redis,
+    USER_SERVICE_URL: local.service(8081),
+    PRODUCT_SERVICE_URL: local.service(8082),
+    ORDER_SERVICE_URL: local.service(8083),
+    NOTIFICATION_SERVICE_URL: local.service(8084),
   },
 });
-
-export type Config = z.output<typeof definition.config>;

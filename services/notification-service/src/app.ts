@@ -2,12 +2,9 @@ import { type AnyEvent, parseEvent } from '@mdp/contracts/events';
 import { amqpCheck } from '@mdp/platform/amqp';
 import type { RouteAuth } from '@mdp/platform/auth';
 import { EventConsumer } from '@mdp/platform/consumer';
-import type { Flags } from '@mdp/platform/flags';
-import type { Health } from '@mdp/platform/health';
-import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
-import type { Logger } from '@mdp/platform/logger';
-import type { Metrics } from '@mdp/platform/metrics';
+import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import { pgCheck } from '@mdp/platform/postgres';
+import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { LogChannel, SlackChannel, WebhookChannel } from './adapters/channels.js';
@@ -18,12 +15,7 @@ import { type Channel, type ChannelSender, Notifier } from './domain/notificatio
 import { FLAGS } from './flags.js';
 import { notificationRoutes } from './routes/notifications.js';
 
-export interface AppDeps {
-  info: ServiceInfo;
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
-  flags: Flags;
+export interface AppDeps extends AppKit {
   db: Pool;
   amqp: AmqpConnectionManager;
   auth: RouteAuth;

@@ -1,5 +1,5 @@
 import { CONSUMERS } from '@mdp/contracts/events';
-import { amqpUrl, httpUrl, millis, pem, postgresUrl, z } from '@mdp/platform/config';
+import { amqpUrl, httpUrl, local, millis, pem, postgresUrl, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 /** Every default of notification-service's settings, in one place. */
@@ -32,10 +32,8 @@ export const definition = defineService({
     CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(1000).default(defaults.CONSUMER_PREFETCH),
   },
   localDefaults: {
-    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/notifications',
-    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    DATABASE_URL: local.postgres('notifications'),
+    AMQP_URL: local.amqp,
   },
   migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
-
-export type Config = z.output<typeof definition.config>;

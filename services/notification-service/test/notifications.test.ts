@@ -19,7 +19,7 @@ import type { HttpApp } from '@mdp/platform/http';
 import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { migrate } from '@mdp/platform/postgres';
-import { eventually, TEST_RABBIT_API, tempDatabase, tempVhost } from '@mdp/platform/testing';
+import { eventually, rabbitApi, tempDatabase, tempVhost } from '@mdp/platform/testing';
 import amqplib, { type ConfirmChannel } from 'amqplib';
 import type pg from 'pg';
 import { connectPostgres } from '../src/adapters/postgres.js';
@@ -278,7 +278,7 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
       async () => (await rows(good.id)).every((r) => r.status === 'sent') && (await rows(good.id)).length > 0,
     );
     const dlqCount = async () => {
-      const { url, headers } = rabbit(
+      const { url, headers } = rabbitApi(
         `/api/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(`${QUEUE}.dlq`)}`,
       );
       const res = await fetch(url, { headers });
@@ -360,13 +360,3 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     }
   });
 });
-
-function rabbit(p: string) {
-  const base = new URL(TEST_RABBIT_API);
-  const authz = Buffer.from(
-    `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`,
-  ).toString('base64');
-  base.username = '';
-  base.password = '';
-  return { url: new URL(p, base).toString(), headers: { authorization: `Basic ${authz}` } };
-}

@@ -1,11 +1,8 @@
 import { amqpCheck } from '@mdp/platform/amqp';
 import type { RouteAuth } from '@mdp/platform/auth';
-import type { Flags } from '@mdp/platform/flags';
-import type { Health } from '@mdp/platform/health';
-import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
-import type { Logger } from '@mdp/platform/logger';
-import type { Metrics } from '@mdp/platform/metrics';
+import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import { pgCheck } from '@mdp/platform/postgres';
+import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { PostgresOrderStore } from './adapters/postgres.js';
@@ -15,12 +12,7 @@ import { errorMap } from './errors.js';
 import { FaultInjector } from './faults.js';
 import { orderRoutes } from './routes/orders.js';
 
-export interface AppDeps {
-  info: ServiceInfo;
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
-  flags: Flags;
+export interface AppDeps extends AppKit {
   db: Pool;
   /** Readiness only: events leave through the outbox relay. */
   amqp?: AmqpConnectionManager;

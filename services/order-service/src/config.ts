@@ -1,4 +1,4 @@
-import { amqpUrl, httpUrl, millis, pem, postgresUrl, z } from '@mdp/platform/config';
+import { amqpUrl, httpUrl, local, millis, pem, postgresUrl, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 /** Every default of order-service's settings, in one place. */
@@ -28,11 +28,9 @@ export const definition = defineService({
     PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(defaults.PG_POOL_MAX),
   },
   localDefaults: {
-    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/orders',
-    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
-    PRODUCT_SERVICE_URL: 'http://127.0.0.1:8082',
+    DATABASE_URL: local.postgres('orders'),
+    AMQP_URL: local.amqp,
+    PRODUCT_SERVICE_URL: local.service(8082),
   },
   migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
-
-export type Config = z.output<typeof definition.config>;

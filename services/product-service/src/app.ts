@@ -1,9 +1,7 @@
 import { amqpCheck } from '@mdp/platform/amqp';
 import type { RouteAuth } from '@mdp/platform/auth';
-import type { Health } from '@mdp/platform/health';
-import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
-import type { Logger } from '@mdp/platform/logger';
-import type { Metrics } from '@mdp/platform/metrics';
+import { createHttpApp, type HttpApp } from '@mdp/platform/http';
+import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { CatalogDb } from './adapters/catalog-db.js';
@@ -14,11 +12,7 @@ import { errorMap } from './errors.js';
 import { internalRoutes } from './routes/internal.js';
 import { productRoutes } from './routes/products.js';
 
-export interface AppDeps {
-  info: ServiceInfo;
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
+export interface AppDeps extends Omit<AppKit, 'flags'> {
   catalog: CatalogDb;
   redis: Redis;
   amqp?: AmqpConnectionManager;

@@ -1,4 +1,4 @@
-import { amqpUrl, mongoOrPostgresUrl, pem, redisUrl, z } from '@mdp/platform/config';
+import { amqpUrl, local, mongoOrPostgresUrl, pem, redisUrl, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 /** Every default of product-service's settings, in one place. */
@@ -25,12 +25,10 @@ export const definition = defineService({
     CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(defaults.CACHE_TTL_SECONDS),
   },
   localDefaults: {
-    PRODUCT_DB_URL: 'postgres://postgres@127.0.0.1:5432/catalog',
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    PRODUCT_DB_URL: local.postgres('catalog'),
+    REDIS_URL: local.redis,
+    AMQP_URL: local.amqp,
   },
   // SQL migrations for the PostgreSQL store; MongoDB's schema is databases/mongodb/init.js's.
   migrations: { setting: 'PRODUCT_DB_URL', from: import.meta.url },
 });
-
-export type Config = z.output<typeof definition.config>;

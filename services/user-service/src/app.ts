@@ -1,10 +1,8 @@
 import { jwtRouteAuth } from '@mdp/platform/auth';
-import type { Health } from '@mdp/platform/health';
-import { createHttpApp, type HttpApp, type ServiceInfo } from '@mdp/platform/http';
-import type { Logger } from '@mdp/platform/logger';
-import type { Metrics } from '@mdp/platform/metrics';
+import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import { pgCheck } from '@mdp/platform/postgres';
 import { redisCheck } from '@mdp/platform/redis';
+import type { AppKit } from '@mdp/platform/service';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { type LoginThrottleSettings, RedisLoginThrottle } from './adapters/login-throttle.js';
@@ -18,11 +16,7 @@ import { errorMap } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
 
-export interface AppDeps {
-  info: ServiceInfo;
-  logger: Logger;
-  metrics: Metrics;
-  health: Health;
+export interface AppDeps extends Omit<AppKit, 'flags'> {
   db: Pool;
   redis: Redis;
   /** Ed25519 PKCS8 PEM (JWT_PRIVATE_KEY). */

@@ -1,4 +1,4 @@
-import { amqpUrl, bool, pem, postgresUrl, redisUrl, z } from '@mdp/platform/config';
+import { amqpUrl, bool, local, pem, postgresUrl, redisUrl, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 const seconds = (def: number) =>
@@ -42,11 +42,9 @@ export const definition = defineService({
     TRUST_PROXY: bool(defaults.TRUST_PROXY),
   },
   localDefaults: {
-    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/users',
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    DATABASE_URL: local.postgres('users'),
+    REDIS_URL: local.redis,
+    AMQP_URL: local.amqp,
   },
   migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
-
-export type Config = z.output<typeof definition.config>;

@@ -1,21 +1,18 @@
-import { publicError } from '@mdp/contracts/errors';
+import { type PublicErrorCode, publicError } from '@mdp/contracts/errors';
 import type { ErrorMap } from '@mdp/platform/errors';
-import {
-  EmailTakenError,
-  InvalidCredentialsError,
-  InvalidInputError,
-  LoginThrottledError,
-  RefreshTokenInvalidError,
-  UserNotFoundError,
-} from './domain/users.js';
+import { LoginThrottledError, UserError, type UserErrorReason } from './domain/users.js';
+
+const CODES: Record<UserErrorReason, PublicErrorCode> = {
+  invalid_input: 'VALIDATION_FAILED',
+  email_taken: 'EMAIL_TAKEN',
+  invalid_credentials: 'UNAUTHORIZED',
+  refresh_token_invalid: 'UNAUTHORIZED',
+  user_not_found: 'NOT_FOUND',
+};
 
 /** user-service's domain errors as the contract's errors (handed to the HTTP factory). */
 export const errorMap: ErrorMap = (err) => {
-  if (err instanceof InvalidInputError) return publicError('VALIDATION_FAILED', err.message);
-  if (err instanceof EmailTakenError) return publicError('EMAIL_TAKEN', err.message);
-  if (err instanceof InvalidCredentialsError || err instanceof RefreshTokenInvalidError)
-    return publicError('UNAUTHORIZED', err.message);
-  if (err instanceof UserNotFoundError) return publicError('NOT_FOUND', err.message);
+  if (err instanceof UserError) return publicError(CODES[err.reason], err.message);
   if (err instanceof LoginThrottledError)
     return {
       ...publicError('TOO_MANY_REQUESTS', err.message, { retryAfterSeconds: err.retryAfterSeconds }),

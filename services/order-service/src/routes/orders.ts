@@ -102,31 +102,18 @@ export function orderRoutes(
     },
   );
 
-  app.get(
-    '/orders/:id',
-    {
-      onRequest: auth.authenticate,
-      schema: {
-        tags: ['orders'],
-        security: bearerSecurity,
-        params: Type.Object({ id: Id }),
-        response: { 200: OrderSchema },
-      },
+  // One order of the caller's, by id: read it, or cancel it.
+  const oneOrder = {
+    onRequest: auth.authenticate,
+    schema: {
+      tags: ['orders'],
+      security: bearerSecurity,
+      params: Type.Object({ id: Id }),
+      response: { 200: OrderSchema },
     },
-    async (request) => orders.get(userOf(request), request.params.id),
-  );
-
-  app.post(
-    '/orders/:id/cancel',
-    {
-      onRequest: auth.authenticate,
-      schema: {
-        tags: ['orders'],
-        security: bearerSecurity,
-        params: Type.Object({ id: Id }),
-        response: { 200: OrderSchema },
-      },
-    },
-    async (request) => orders.cancel(userOf(request), request.params.id),
+  };
+  app.get('/orders/:id', oneOrder, async (request) => orders.get(userOf(request), request.params.id));
+  app.post('/orders/:id/cancel', oneOrder, async (request) =>
+    orders.cancel(userOf(request), request.params.id),
   );
 }

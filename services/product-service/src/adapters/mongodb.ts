@@ -1,20 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Collection, type Db, MongoClient, MongoServerError } from 'mongodb';
-import {
-  DuplicateSkuError,
-  decodeCursor,
-  encodeCursor,
-  type ListQuery,
-  type NewProduct,
-  type Page,
-  type Product,
-  type ProductPatch,
-  type ProductRepository,
-  type Reservation,
-  ReservationError,
-  type ReservedLine,
-  type ReserveLine,
+import type {
+  ListQuery,
+  NewProduct,
+  Page,
+  Product,
+  ProductPatch,
+  ProductRepository,
+  Reservation,
+  ReservedLine,
+  ReserveLine,
 } from '../domain/product.js';
+import { DuplicateSkuError, decodeCursor, encodeCursor, ReservationError } from '../domain/product.js';
 
 interface ProductDoc extends Omit<Product, 'id'> {
   _id: string;
@@ -188,16 +185,14 @@ export class MongoProductRepository implements ProductRepository {
     return stock;
   }
 
+  /** The reservation document of an order id, created in `status`; a duplicate key if it exists. */
+  private claim(orderId: string, status: 'pending' | 'released', now: Date) {
+    return this.reservations.insertOne({ _id: orderId, status, lines: [], createdAt: now, updatedAt: now });
+  }
+
   async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
-    const now = new Date();
     try {
-      await this.reservations.insertOne({
-        _id: orderId,
-        status: 'pending',
-        lines: [],
-        createdAt: now,
-        updatedAt: now,
-      });
+      await this.claim(orderId, 'pending', new Date());
     } catch (err) {
       if (!isDuplicate(err)) throw err;
       const existing = await this.reservations.findOne({ _id: orderId });
@@ -251,13 +246,7 @@ export class MongoProductRepository implements ProductRepository {
     const now = new Date();
     try {
       // Never reserved: a tombstone so a late reserve for this order id is refused.
-      await this.reservations.insertOne({
-        _id: orderId,
-        status: 'released',
-        lines: [],
-        createdAt: now,
-        updatedAt: now,
-      });
+      await this.claim(orderId, 'released', now);
       return { orderId, status: 'released', lines: [], changed: false };
     } catch (err) {
       if (!isDuplicate(err)) throw err;

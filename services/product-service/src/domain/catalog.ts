@@ -1,23 +1,13 @@
 import type { EventData } from '@mdp/contracts/events';
 import type { Logger } from '@mdp/platform/logger';
-import type {
-  ListQuery,
-  NewProduct,
-  Page,
-  Product,
-  ProductPatch,
-  ProductRepository,
-  Reservation,
-  ReserveLine,
-} from './product.js';
-import { normalizeLines } from './product.js';
+import * as P from './product.js';
 
 /** Read cache port. Every method degrades silently (a miss, a no-op) when the cache is away. */
 export interface ProductCache {
-  getProduct(id: string): Promise<Product | undefined>;
-  setProduct(product: Product): Promise<void>;
+  getProduct(id: string): Promise<P.Product | undefined>;
+  setProduct(product: P.Product): Promise<void>;
   /** Read-through for a list page: the cached page, or `load()` (then cached). */
-  list(query: ListQuery, load: () => Promise<Page>): Promise<Page>;
+  list(query: P.ListQuery, load: () => Promise<P.Page>): Promise<P.Page>;
   /** Drops the products' entries and every cached list page. */
   invalidate(ids: string[]): Promise<void>;
 }
@@ -36,7 +26,7 @@ export const DEFAULT_LIMIT = 20;
 export class Catalog {
   constructor(
     private readonly deps: {
-      repo: ProductRepository;
+      repo: P.ProductRepository;
       cache: ProductCache;
       events: CatalogEvents;
       logger: Logger;
@@ -44,8 +34,8 @@ export class Catalog {
     },
   ) {}
 
-  async list(query: Partial<ListQuery>): Promise<Page> {
-    const q: ListQuery = {
+  async list(query: Partial<P.ListQuery>): Promise<P.Page> {
+    const q: P.ListQuery = {
       q: query.q?.trim() || undefined,
       category: query.category || undefined,
       limit: Math.min(Math.max(query.limit ?? DEFAULT_LIMIT, 1), MAX_LIMIT),
@@ -54,7 +44,7 @@ export class Catalog {
     return this.deps.cache.list(q, () => this.deps.repo.list(q));
   }
 
-  async get(id: string): Promise<Product | null> {
+  async get(id: string): Promise<P.Product | null> {
     const cached = await this.deps.cache.getProduct(id);
     if (cached) return cached;
     const product = await this.deps.repo.get(id);
@@ -62,13 +52,13 @@ export class Catalog {
     return product;
   }
 
-  async create(input: NewProduct): Promise<Product> {
+  async create(input: P.NewProduct): Promise<P.Product> {
     const product = await this.deps.repo.create(input);
     await this.deps.cache.invalidate([product.id]);
     return product;
   }
 
-  async update(id: string, patch: ProductPatch): Promise<Product | null> {
+  async update(id: string, patch: P.ProductPatch): Promise<P.Product | null> {
     const before = patch.stock === undefined ? null : await this.deps.repo.get(id);
     const product = await this.deps.repo.update(id, patch);
     await this.deps.cache.invalidate([id]);
@@ -76,8 +66,8 @@ export class Catalog {
     return product;
   }
 
-  async reserve(orderId: string, lines: ReserveLine[]): Promise<Reservation> {
-    const reservation = await this.deps.repo.reserve(orderId, normalizeLines(lines));
+  async reserve(orderId: string, lines: P.ReserveLine[]): Promise<P.Reservation> {
+    const reservation = await this.deps.repo.reserve(orderId, P.normalizeLines(lines));
     if (reservation.changed) {
       await this.deps.cache.invalidate(reservation.lines.map((l) => l.productId));
       for (const l of reservation.lines)
@@ -86,14 +76,14 @@ export class Catalog {
     return reservation;
   }
 
-  async release(orderId: string): Promise<Reservation> {
+  async release(orderId: string): Promise<P.Reservation> {
     const reservation = await this.deps.repo.release(orderId);
     if (reservation.changed) await this.deps.cache.invalidate(reservation.lines.map((l) => l.productId));
     return reservation;
   }
 
   /** Raises `product.stock_low` once per downward crossing of the threshold. */
-  private checkThreshold(p: Pick<Product, 'id' | 'sku' | 'name'>, before: number, after: number): void {
+  private checkThreshold(p: Pick<P.Product, 'id' | 'sku' | 'name'>, before: number, after: number): void {
     const threshold = this.deps.stockLowThreshold;
     if (!(before >= threshold && after < threshold)) return;
     const event = { productId: p.id, sku: p.sku, name: p.name, stock: after, threshold };

@@ -8,40 +8,29 @@ import type {
   UserRepository,
 } from './ports.js';
 
-/** Input the rules refuse (a 400 VALIDATION_FAILED). */
-export class InvalidInputError extends Error {
-  override name = 'InvalidInputError';
-}
+/** Why a use case refused: the service's error map gives each reason its contract code. */
+export type UserErrorReason =
+  /** Input the rules refuse. */
+  | 'invalid_input'
+  | 'email_taken'
+  /** Unknown email or wrong password: the same answer for both. */
+  | 'invalid_credentials'
+  /** Unknown, used, revoked or expired refresh token. */
+  | 'refresh_token_invalid'
+  | 'user_not_found';
 
-export class EmailTakenError extends Error {
-  override name = 'EmailTakenError';
-  constructor() {
-    super('email already registered');
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(
+    readonly reason: UserErrorReason,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
-/** Unknown email or wrong password: the same answer for both. */
-export class InvalidCredentialsError extends Error {
-  override name = 'InvalidCredentialsError';
-  constructor() {
-    super('invalid email or password');
-  }
-}
-
-/** Unknown, used, revoked or expired refresh token. */
-export class RefreshTokenInvalidError extends Error {
-  override name = 'RefreshTokenInvalidError';
-  constructor() {
-    super('refresh token is no longer valid');
-  }
-}
-
-export class UserNotFoundError extends Error {
-  override name = 'UserNotFoundError';
-  constructor() {
-    super('user not found');
-  }
-}
+const refreshTokenInvalid = () => new UserError('refresh_token_invalid', 'refresh token is no longer valid');
+const userNotFound = () => new UserError('user_not_found', 'user not found');
 
 /** Too many failed sign-ins for this account or address: wait `retryAfterSeconds`. */
 export class LoginThrottledError extends Error {
@@ -73,15 +62,15 @@ function checkPassword(password: string) {
   // Length in code points (what a user counts), checked again in the route schema.
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH)
-    throw new InvalidInputError(`password must be at least ${PASSWORD_MIN_LENGTH} characters`);
+    throw new UserError('invalid_input', `password must be at least ${PASSWORD_MIN_LENGTH} characters`);
   if (length > PASSWORD_MAX_LENGTH)
-    throw new InvalidInputError(`password must be at most ${PASSWORD_MAX_LENGTH} characters`);
+    throw new UserError('invalid_input', `password must be at most ${PASSWORD_MAX_LENGTH} characters`);
 }
 
 function cleanName(raw: string): string {
   const name = raw.trim();
   if (name.length < 1 || name.length > NAME_MAX_LENGTH)
-    throw new InvalidInputError(`name must be 1 to ${NAME_MAX_LENGTH} characters`);
+    throw new UserError('invalid_input', `name must be 1 to ${NAME_MAX_LENGTH} characters`);
   return name;
 }
 
@@ -106,12 +95,12 @@ export class UserService {
 
   async register(input: { email: string; password: string; name: string }): Promise<User> {
     const email = normaliseEmail(input.email);
-    if (!validEmail(email)) throw new InvalidInputError('email is not a valid address');
+    if (!validEmail(email)) throw new UserError('invalid_input', 'email is not a valid address');
     checkPassword(input.password);
     const name = cleanName(input.name);
     const passwordHash = await this.deps.passwords.hash(input.password);
     const user = await this.deps.users.createWithEvent({ email, name, passwordHash });
-    if (!user) throw new EmailTakenError();
+    if (!user) throw new UserError('email_taken', 'email already registered');
     return user;
   }
 
@@ -135,7 +124,7 @@ export class UserService {
       : await this.deps.passwords.dummyVerify(input.password).then(() => false);
     if (!user || !ok) {
       await this.deps.throttle.recordFailure(accountKey, ip);
-      throw new InvalidCredentialsError();
+      throw new UserError('invalid_credentials', 'invalid email or password');
     }
     await this.deps.throttle.recordSuccess(accountKey);
     return this.issuePair(user, await this.deps.refreshTokens.issue(user.id));
@@ -145,13 +134,13 @@ export class UserService {
     const result = await this.deps.refreshTokens.rotate(refreshToken);
     if (result.outcome === 'reused') {
       this.deps.onSecurityEvent?.('refresh_token_reuse', { userId: result.userId });
-      throw new RefreshTokenInvalidError();
+      throw refreshTokenInvalid();
     }
-    if (result.outcome === 'invalid') throw new RefreshTokenInvalidError();
+    if (result.outcome === 'invalid') throw refreshTokenInvalid();
     const user = await this.deps.users.findById(result.userId);
     if (!user) {
       await this.deps.refreshTokens.revoke(result.refreshToken, result.userId);
-      throw new RefreshTokenInvalidError();
+      throw refreshTokenInvalid();
     }
     return this.issuePair(user, result.refreshToken);
   }
@@ -162,13 +151,13 @@ export class UserService {
 
   async me(userId: string): Promise<User> {
     const user = await this.deps.users.findById(userId);
-    if (!user) throw new UserNotFoundError();
+    if (!user) throw userNotFound();
     return user;
   }
 
   async rename(userId: string, rawName: string): Promise<User> {
     const user = await this.deps.users.updateName(userId, cleanName(rawName));
-    if (!user) throw new UserNotFoundError();
+    if (!user) throw userNotFound();
     return user;
   }
 
