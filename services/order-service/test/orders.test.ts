@@ -31,7 +31,7 @@ import type pg from 'pg';
 import { connectPostgres } from '../src/adapters/postgres.js';
 import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
-import { definition } from '../src/config.js';
+import { defaults, definition } from '../src/config.js';
 import { type RunningService, startService, TcpRelay } from './support.js';
 import { tokenKit } from './tokens.js';
 
@@ -83,7 +83,7 @@ describe('order-service against a real product-service process, PostgreSQL and R
       JWT_PUBLIC_KEY: keys.publicPem,
     });
     await migrate(ordersDb.url, MIGRATIONS_DIR);
-    pool = connectPostgres(ordersDb.url);
+    pool = connectPostgres(ordersDb.url, defaults.PG_POOL_MAX);
     // The relay reaches RabbitMQ through a TCP relay the outage test cuts.
     const amqpTarget = new URL(TEST_AMQP_URL);
     brokerRelay = new TcpRelay(amqpTarget.hostname, Number(amqpTarget.port || 5672));
@@ -116,7 +116,12 @@ describe('order-service against a real product-service process, PostgreSQL and R
       { FLAGS_PROVIDER: 'file', FLAGS_FILE: path.join(flagDir, 'flags.json'), FLAGS_POLL_MS: 50 },
       { logger, metrics, domain: `orders-test-${randomUUID()}` },
     );
-    inventory = new ProductServiceClient({ baseUrl: product.url, logger, timeoutMs: 2000 });
+    inventory = new ProductServiceClient({
+      baseUrl: product.url,
+      logger,
+      timeoutMs: defaults.PRODUCT_SERVICE_TIMEOUT_MS,
+      retries: defaults.PRODUCT_SERVICE_RETRIES,
+    });
     ({ app } = buildApp({
       info,
       logger: appLog.logger,
@@ -425,7 +430,7 @@ describe('order-service when product-service is down or slow', () => {
     keys = await tokenKit();
     ordersDb = await tempDatabase('orders_down');
     await migrate(ordersDb.url, MIGRATIONS_DIR);
-    pool = connectPostgres(ordersDb.url);
+    pool = connectPostgres(ordersDb.url, defaults.PG_POOL_MAX);
   });
   after(async () => {
     await pool.end();

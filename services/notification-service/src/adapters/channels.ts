@@ -19,7 +19,7 @@ export class WebhookChannel implements ChannelSender {
   readonly channel = 'webhook' as const;
   constructor(
     private readonly url: string,
-    private readonly timeoutMs = 3000,
+    private readonly timeoutMs: number,
   ) {}
   async send(n: PendingNotification): Promise<void> {
     const res = await fetch(this.url, {
@@ -43,7 +43,7 @@ export class WebhookChannel implements ChannelSender {
 export class SlackChannel implements ChannelSender {
   readonly channel = 'slack' as const;
   private readonly hook: IncomingWebhook;
-  constructor(url: string, timeoutMs = 3000) {
+  constructor(url: string, timeoutMs: number) {
     this.hook = new IncomingWebhook(url, { timeout: timeoutMs });
   }
   async send(n: PendingNotification): Promise<void> {

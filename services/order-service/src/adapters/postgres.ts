@@ -6,7 +6,7 @@ import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
 
 /** PostgreSQL database `orders` (orders and the transactional outbox). */
-export const connectPostgres = (url: string, max = 20) =>
+export const connectPostgres = (url: string, max: number) =>
   createPgPool(url, { applicationName: 'order-service', max });
 
 interface Row {

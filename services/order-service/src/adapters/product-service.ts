@@ -34,10 +34,10 @@ class RefusedResponse extends Error {
 export interface ProductClientOptions {
   baseUrl: string;
   logger: Logger;
-  /** Per attempt. */
-  timeoutMs?: number;
-  /** Extra attempts for idempotent calls (reserve and release are, per order id). */
-  retries?: number;
+  /** Per attempt (PRODUCT_SERVICE_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Extra attempts for idempotent calls (reserve and release are, per order id; PRODUCT_SERVICE_RETRIES). */
+  retries: number;
   breaker?: { resetTimeoutMs?: number; errorThresholdPercentage?: number; volumeThreshold?: number };
 }
 
@@ -54,8 +54,8 @@ export class ProductServiceClient implements Inventory {
   private readonly agent: Agent;
 
   constructor(private readonly opts: ProductClientOptions) {
-    this.timeoutMs = opts.timeoutMs ?? 2000;
-    this.retries = opts.retries ?? 2;
+    this.timeoutMs = opts.timeoutMs;
+    this.retries = opts.retries;
     this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
     this.breaker = new CircuitBreaker((path: string, body: unknown) => this.post(path, body), {
       name: 'product-service',

@@ -6,8 +6,8 @@ import type { Redis } from 'ioredis';
 import type { ProductCache } from '../domain/catalog.js';
 import type { ListQuery, Page, Product } from '../domain/product.js';
 
-/** Redis: the product read cache, under the `catalog:` key prefix. */
-export function connectRedis(url: string, keyPrefix = 'catalog:') {
+/** Redis: the product read cache, under its key prefix (REDIS_KEY_PREFIX). */
+export function connectRedis(url: string, keyPrefix: string) {
   return connect(url, { keyPrefix, timeoutMs: 500 });
 }
 
@@ -24,7 +24,7 @@ export class RedisProductCache implements ProductCache {
 
   constructor(
     private readonly redis: Redis,
-    private readonly deps: { metrics: Metrics; logger: Logger; ttlSeconds?: number },
+    private readonly deps: { metrics: Metrics; logger: Logger; ttlSeconds: number },
   ) {
     this.counter = deps.metrics.cacheRequests();
   }
@@ -77,7 +77,7 @@ export class RedisProductCache implements ProductCache {
   }
 
   private get ttl(): number {
-    return this.deps.ttlSeconds ?? 60;
+    return this.deps.ttlSeconds;
   }
 
   private async read<T>(cache: string, key: () => Promise<string | null>): Promise<T | undefined> {
