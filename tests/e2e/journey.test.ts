@@ -11,7 +11,7 @@ import { type Api, gatewayApi, journeyHelpers, shopJourney } from './journey.js'
 import { startOtlpReceiver } from './otlp-receiver.js';
 import { type Stack, startStack } from './stack.js';
 
-describe('the shop end to end, through the gateway', { timeout: 180_000 }, () => {
+describe('the shop end to end, through the gateway', { timeout: 300_000 }, () => {
   let stack: Stack;
   let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let api: Api;

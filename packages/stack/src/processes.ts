@@ -31,6 +31,8 @@ export interface StackOptions {
   telemetry?: boolean;
   /** Extra node options per service (e.g. --cpu-prof for a profile). */
   nodeArgs?: Record<string, string[]>;
+  /** How long to wait for every /readyz (default 150 s: tsx compiling five services on a busy 2-core machine). */
+  readyTimeoutMs?: number;
 }
 
 export interface Stack {
@@ -89,6 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       nodeArgs: opts.nodeArgs,
       ports,
       shared,
+      timeoutMs: opts.readyTimeoutMs ?? 150_000,
       onSpawn: (entry, child) => {
         outputs[entry.name] = '';
         const keep = (d: Buffer) => {

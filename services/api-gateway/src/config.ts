@@ -46,3 +46,6 @@ export const definition = defineService({
     NOTIFICATION_SERVICE_URL: local.service(8084),
   },
 });
+
+/** The schema alone (packages/k8s-validate reads every service's settings from it). */
+export const configSchema = definition.config;

@@ -37,3 +37,6 @@ export const definition = defineService({
   },
   migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
+
+/** The schema alone (packages/k8s-validate reads every service's settings from it). */
+export const configSchema = definition.config;

@@ -32,3 +32,6 @@ export const definition = defineService({
   // SQL migrations for the PostgreSQL store; MongoDB's schema is databases/mongodb/init.js's.
   migrations: { setting: 'PRODUCT_DB_URL', from: import.meta.url },
 });
+
+/** The schema alone (packages/k8s-validate reads every service's settings from it). */
+export const configSchema = definition.config;
