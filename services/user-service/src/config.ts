@@ -25,6 +25,12 @@ export const defaults = {
 export const definition = defineService({
   name: 'user-service',
   port: 8081,
+  localDefaults: {
+    DATABASE_URL: local.postgres('users'),
+    REDIS_URL: local.redis,
+    AMQP_URL: local.amqp,
+  },
+  migrations: { setting: 'DATABASE_URL', from: import.meta.url },
   settings: {
     DATABASE_URL: postgresUrl(),
     REDIS_URL: redisUrl(),
@@ -41,12 +47,6 @@ export const definition = defineService({
     /** Behind the gateway: take the client IP (for login throttling) from X-Forwarded-For. */
     TRUST_PROXY: bool(defaults.TRUST_PROXY),
   },
-  localDefaults: {
-    DATABASE_URL: local.postgres('users'),
-    REDIS_URL: local.redis,
-    AMQP_URL: local.amqp,
-  },
-  migrations: { setting: 'DATABASE_URL', from: import.meta.url },
 });
 
 /** The schema alone (packages/k8s-validate reads every service's settings from it). */
