@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DEFAULT_RETRY_DELAYS_MS, declareConsumerTopology } from '@mdp/platform/consumer';
+import { EVENT_TYPES } from '@mdp/platform/events';
 import { TEST_RABBIT_API, type TempVhost, tempVhost } from '@mdp/platform/testing';
+import amqplib from 'amqplib';
 import { repoRoot } from './helpers.js';
 
 /**
@@ -48,9 +51,11 @@ describe('RabbitMQ definitions.json on a real broker', () => {
     const q = await call('GET', `/api/queues/${v}/notification-service.events`);
     assert.equal(q.status, 200);
     assert.equal(q.json.durable, true);
+    assert.equal(q.json.type, 'quorum');
     assert.equal(q.json.arguments['x-dead-letter-exchange'], 'mdp.events.dlx');
     const dlq = await call('GET', `/api/queues/${v}/notification-service.events.dlq`);
     assert.equal(dlq.status, 200);
+    assert.equal(dlq.json.type, 'quorum');
     const b = await call('GET', `/api/bindings/${v}/e/mdp.events/q/notification-service.events`);
     assert.deepEqual(b.json.map((x: { routing_key: string }) => x.routing_key).sort(), [
       'order.cancelled',
@@ -62,5 +67,20 @@ describe('RabbitMQ definitions.json on a real broker', () => {
     // Importing again (every Argo CD sync does) changes nothing and does not fail.
     const again = await call('POST', `/api/definitions/${v}`, body);
     assert.ok(again.status >= 200 && again.status < 300);
+
+    // notification-service declares the same queues at start: any argument that differs from
+    // the file would make the broker refuse its declaration (PRECONDITION_FAILED).
+    const conn = await amqplib.connect(vh.url, { timeout: 5000 });
+    try {
+      const ch = await conn.createConfirmChannel();
+      await declareConsumerTopology(ch, {
+        queue: 'notification-service.events',
+        bindings: [...EVENT_TYPES],
+        retryDelaysMs: DEFAULT_RETRY_DELAYS_MS,
+      });
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
   });
 });

@@ -39,6 +39,25 @@ export interface ConsumerOptions {
 
 const RETRY_HEADER = 'x-mdp-retry';
 
+/** The retry delays when a consumer names none (databases/rabbitmq/definitions.json has the same TTLs). */
+export const DEFAULT_RETRY_DELAYS_MS = [1000, 5000, 15_000];
+
+/**
+ * Every queue is a quorum queue (Raft-replicated over the broker's nodes; a majority holds
+ * each message before the publisher's confirm), so a broker node can die without losing or
+ * blocking a queue. Same arguments as databases/rabbitmq/definitions.json.
+ */
+export const QUORUM = { 'x-queue-type': 'quorum' } as const;
+/**
+ * Dead-lettering out of a quorum queue (to the DLQ, and from a retry queue back to the service
+ * queue when its delay expires) keeps the message until the target queue has confirmed it;
+ * RabbitMQ requires `reject-publish` overflow for that.
+ */
+export const AT_LEAST_ONCE_DEAD_LETTERING = {
+  'x-dead-letter-strategy': 'at-least-once',
+  'x-overflow': 'reject-publish',
+} as const;
+
 /** The names a consumer's topology uses. */
 export function topologyNames(queue: string, retries: number) {
   return {
@@ -51,7 +70,7 @@ export function topologyNames(queue: string, retries: number) {
 }
 
 /**
- * Declares (idempotently) the topology of one consuming service:
+ * Declares (idempotently) the topology of one consuming service, all quorum queues:
  * - `mdp.events` (topic) → `<queue>` for each binding;
  * - `<queue>` dead-letters to `mdp.events.dlx` (topic) with routing key `<queue>`, where
  *   `<queue>.dlq` is bound: what fails for good ends there;
@@ -66,20 +85,28 @@ export async function declareConsumerTopology(
   const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
   await declareEventsExchange(ch);
   await ch.assertExchange(names.deadLetterExchange, 'topic', { durable: true });
-  await ch.assertQueue(names.deadLetterQueue, { durable: true });
+  await ch.assertQueue(names.deadLetterQueue, { durable: true, arguments: QUORUM });
   await ch.bindQueue(names.deadLetterQueue, names.deadLetterExchange, opts.queue);
   await ch.assertQueue(opts.queue, {
     durable: true,
-    deadLetterExchange: names.deadLetterExchange,
-    deadLetterRoutingKey: opts.queue,
+    arguments: {
+      ...QUORUM,
+      ...AT_LEAST_ONCE_DEAD_LETTERING,
+      'x-dead-letter-exchange': names.deadLetterExchange,
+      'x-dead-letter-routing-key': opts.queue,
+    },
   });
   for (const key of opts.bindings) await ch.bindQueue(opts.queue, EVENTS_EXCHANGE, key);
   for (const [i, name] of names.retryQueues.entries()) {
     await ch.assertQueue(name, {
       durable: true,
-      messageTtl: opts.retryDelaysMs[i],
-      deadLetterExchange: '',
-      deadLetterRoutingKey: opts.queue,
+      arguments: {
+        ...QUORUM,
+        ...AT_LEAST_ONCE_DEAD_LETTERING,
+        'x-message-ttl': opts.retryDelaysMs[i],
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': opts.queue,
+      },
     });
   }
 }
@@ -117,7 +144,7 @@ export class EventConsumer {
     conn: AmqpConnectionManager,
     private readonly opts: ConsumerOptions,
   ) {
-    this.delays = opts.retryDelaysMs ?? [1000, 5000, 15_000];
+    this.delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.channel = conn.createChannel({
       name: `${opts.queue}-consumer`,
       confirm: true,

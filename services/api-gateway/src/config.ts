@@ -1,4 +1,4 @@
-import { bool, httpUrl, millis, pem, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+import { bool, httpUrl, millis, pem, redisFailoverShape, serviceConfig, z } from '@mdp/platform/config';
 
 /** Comma-separated list of allowed browser origins (`https://shop.example.com,http://localhost:5173`). */
 const origins = z
@@ -15,7 +15,7 @@ const origins = z
   });
 
 export const configSchema = serviceConfig(8080, {
-  REDIS_URL: redisUrl(),
+  ...redisFailoverShape(),
   USER_SERVICE_URL: httpUrl(),
   PRODUCT_SERVICE_URL: httpUrl(),
   ORDER_SERVICE_URL: httpUrl(),

@@ -1,3 +1,4 @@
+import { failoverOptions } from '@mdp/platform/redis';
 import { runService } from '@mdp/platform/service';
 import { connectRedis } from './adapters/redis.js';
 import { buildApp } from './app.js';
@@ -9,7 +10,7 @@ await runService({
   localDefaults,
   async start(kit) {
     const { config, lifecycle } = kit;
-    const redis = connectRedis(config.REDIS_URL);
+    const redis = connectRedis(config.REDIS_URL, failoverOptions(config));
     lifecycle.on('pools', 'redis', () => redis.quit());
     return buildApp({
       ...kit,

@@ -1,4 +1,4 @@
-import { amqpUrl, bool, pem, postgresUrl, redisUrl, serviceConfig, z } from '@mdp/platform/config';
+import { amqpUrl, bool, pem, postgresUrl, redisFailoverShape, serviceConfig, z } from '@mdp/platform/config';
 
 const seconds = (def: number) =>
   z.coerce
@@ -11,7 +11,12 @@ const count = (def: number) => z.coerce.number().int().min(1).max(1_000_000).def
 
 export const configSchema = serviceConfig(8081, {
   DATABASE_URL: postgresUrl(),
-  REDIS_URL: redisUrl(),
+  ...redisFailoverShape(),
+  /**
+   * A refresh token is handed out only once this many Redis replicas hold it (Redis WAIT):
+   * 1 in production, so a primary lost right after the write loses no token. 0 = no wait.
+   */
+  REDIS_MIN_REPLICA_ACKS: z.coerce.number().int().min(0).max(5).default(0),
   AMQP_URL: amqpUrl(),
   /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
   JWT_PRIVATE_KEY: pem('PRIVATE KEY'),

@@ -1,3 +1,4 @@
+import { failoverOptions } from '@mdp/platform/redis';
 import { runService } from '@mdp/platform/service';
 import { connectPostgres } from './adapters/postgres.js';
 import { connectRabbitMq, startOutboxRelay } from './adapters/rabbitmq.js';
@@ -12,7 +13,7 @@ await runService({
   async start(kit) {
     const { config, lifecycle, logger, metrics } = kit;
     const db = connectPostgres(config.DATABASE_URL);
-    const redis = connectRedis(config.REDIS_URL);
+    const redis = connectRedis(config.REDIS_URL, failoverOptions(config));
     const amqp = connectRabbitMq(config.AMQP_URL);
     const outbox = startOutboxRelay({ pool: db, amqp, logger, metrics });
     lifecycle.on('consumers', 'outbox-relay', () => outbox.stop());
@@ -28,6 +29,7 @@ await runService({
       refreshTokens: {
         ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
         familyTtlSeconds: config.REFRESH_FAMILY_TTL_SECONDS,
+        minReplicaAcks: config.REDIS_MIN_REPLICA_ACKS,
       },
       loginThrottle: {
         maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
