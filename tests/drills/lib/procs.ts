@@ -133,7 +133,11 @@ export function run(
       },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : '') });
+        resolve({
+          code,
+          stdout: String(stdout),
+          stderr: String(stderr) || (err && !stderr ? err.message : ''),
+        });
       },
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -162,13 +166,18 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${last})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${last})` : ''}`);
     await sleep(everyMs);
   }
 }
 
 /** A temp dir for one drill; `owner` (e.g. postgres) gets it when the processes run as that user. */
-export function drillDir(prefix: string): { dir: string; sub(name: string, owner?: string): string; remove(): void } {
+export function drillDir(prefix: string): {
+  dir: string;
+  sub(name: string, owner?: string): string;
+  remove(): void;
+} {
   const dir = mkdtempSync(path.join(tmpdir(), `mdp-drill-${prefix}-`));
   chmodSync(dir, 0o755);
   return {
