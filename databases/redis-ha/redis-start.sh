@@ -4,13 +4,18 @@
 # node is $BOOTSTRAP_PRIMARY. Used by the redis StatefulSet (production) and by the Redis drill
 # (tests/drills), with the same settings:
 #   REDIS_PASSWORD, MASTER_NAME, SENTINELS, BOOTSTRAP_PRIMARY, ANNOUNCE_HOST, ANNOUNCE_PORT,
-#   REDIS_CONF (redis.conf of this directory); extra arguments go to redis-server.
+#   REDIS_CONF (redis.conf of this directory), REDIS_RUN_DIR (writable: Sentinel makes Redis
+#   rewrite its config file on every failover); extra arguments go to redis-server.
 set -eu
 . "$(dirname "$0")/find-primary.sh"
 
+conf="$REDIS_RUN_DIR/redis.conf"
+cp "$REDIS_CONF" "$conf"
+chmod 600 "$conf"
+
 primary=$(find_primary)
 self="$ANNOUNCE_HOST:$ANNOUNCE_PORT"
-set -- "$REDIS_CONF" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" \
+set -- "$conf" --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" \
   --replica-announce-ip "$ANNOUNCE_HOST" --replica-announce-port "$ANNOUNCE_PORT" "$@"
 if [ "$primary" != "$self" ]; then
   echo "redis-start: replica of $primary" >&2

@@ -28,7 +28,9 @@ import { ROOT, type Stack, startStack } from '../e2e/stack.js';
 import { type Endpoints, startProxy } from './lib/haproxy.js';
 import {
   type AckedOrder,
+  failureCauses,
   firstSuccessAfter,
+  type Outcome,
   orderLoad,
   refreshLoad,
   type Shopper,
@@ -81,9 +83,9 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
 
   async function startPostgres() {
     pgs = await pgSet(dir);
-    pgNodes = [await pgs.newNode('pg-1'), await pgs.newNode('pg-2'), await pgs.newNode('pg-3')];
+    pgNodes = [await pgs.newNode('pg1'), await pgs.newNode('pg2'), await pgs.newNode('pg3')];
     primary = pgNodes[0] as PgNode;
-    await initPrimary(pgs, primary, ['pg-2', 'pg-3']);
+    await initPrimary(pgs, primary);
     // The production init script (roles, databases, passwords from the environment).
     await run('bash', [path.join(ROOT, 'databases/postgresql/00-init.sh')], {
       env: {
@@ -111,8 +113,19 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
       adoptPostmaster(node);
       await runStep('postgresql-rebuild-replica.md', 'replica-streaming', env, { user: 'postgres' });
     }
-    const st = await streaming(pgs, primary);
-    assert.deepEqual(st.map((s) => s.sync_state).sort(), ['quorum', 'quorum']);
+    // Quorum commit: a COMMIT returns once ANY ONE of the two standbys has flushed it
+    // (CloudNativePG `synchronous: {method: any, number: 1, dataDurability: required}`).
+    await runStep(
+      'postgresql-failover.md',
+      'pg-sync-standbys',
+      { ...pgs.stepEnv(primary), SYNC_STANDBYS: 'pg2, pg3' },
+      { user: 'postgres' },
+    );
+    await waitFor(
+      'both standbys in the commit quorum',
+      async () => (await streaming(pgs, primary)).filter((s) => s.sync_state === 'quorum').length === 2,
+      30_000,
+    );
   }
 
   before(async () => {
@@ -176,7 +189,9 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     const cat = new pg.Client({ connectionString: stack.databases.catalog.url });
     await cat.connect();
     productIds = (
-      await cat.query<{ id: string }>('UPDATE products SET stock = 1000000 RETURNING id')
+      await cat.query<{ id: string }>(
+        "UPDATE products SET doc = jsonb_set(doc, '{stock}', '1000000') RETURNING id",
+      )
     ).rows.map((r) => r.id);
     await cat.end();
     shoppers = [];
@@ -185,11 +200,34 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
   });
 
   after(async () => {
+    // The services' own output, next to the stores' logs (kept with DRILL_KEEP=1).
+    for (const name of [
+      'api-gateway',
+      'user-service',
+      'product-service',
+      'order-service',
+      'notification-service',
+    ] as const)
+      if (stack) writeFileSync(path.join(dir.dir, `${name}.log`), stack.output(name));
     process.stdout.write(`# drill figures:\n${figures.map((f) => `#   ${f}`).join('\n')}\n`);
     await stack?.stop().catch(() => {});
     await stopAll();
     if (!process.env.DRILL_KEEP) dir.remove();
   });
+
+  /** When the first request sent after `since` succeeded; fails with the causes seen meanwhile. */
+  async function recovered(outcomes: Outcome[], since: number, timeoutMs: number): Promise<number> {
+    try {
+      return await waitFor(
+        'a request succeeds after the failure',
+        () => firstSuccessAfter(outcomes, since + 1),
+        timeoutMs,
+        100,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; failures since: ${failureCauses(outcomes, since)}`);
+    }
+  }
 
   /** Commits one tick a 20 ms into the drill database, through the primary endpoint. */
   function tickLoad() {
@@ -267,12 +305,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
         { user: 'postgres' },
       );
       primary = chosen;
-      const firstOk = await waitFor(
-        'an order succeeds after the failover',
-        () => firstSuccessAfter(load.outcomes, killedAt + 1),
-        120_000,
-        100,
-      );
+      const firstOk = await recovered(load.outcomes, killedAt, 120_000);
       await runStep(
         doc,
         'pg-replication-status',
@@ -366,12 +399,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
         100,
       );
       const promotedAt = Date.now();
-      const firstOk = await waitFor(
-        'a refresh succeeds after the failover',
-        () => firstSuccessAfter(load.outcomes, killedAt + 1),
-        60_000,
-        100,
-      );
+      const firstOk = await recovered(load.outcomes, killedAt, 60_000);
       await sleep(P.afterMs);
       note(
         `Redis failover: primary killed -> ${now} promoted by Sentinel in ${secs(promotedAt - killedAt)} ` +
@@ -523,7 +551,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     const target = backupTarget;
     const doc = 'postgresql-restore.md';
     await runStep(doc, 'archive-check', pgs.stepEnv(primary), { user: 'postgres' });
-    const restored = await pgs.newNode('pg-restore');
+    const restored = await pgs.newNode('pgrestore');
     const t = Date.now();
     await runStep(
       doc,

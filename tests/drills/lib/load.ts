@@ -25,7 +25,20 @@ export interface AckedOrder {
 export interface Outcome {
   at: number;
   ok: boolean;
+  /** HTTP status and error code of a failure (0 = no answer), for the drill's report. */
+  why?: string;
 }
+
+/** Failures since `since` by cause, e.g. `503 DEPENDENCY_UNAVAILABLE: 12`. */
+export function failureCauses(outcomes: Outcome[], since: number): string {
+  const counts = new Map<string, number>();
+  for (const o of outcomes)
+    if (!o.ok && o.at >= since) counts.set(o.why ?? '?', (counts.get(o.why ?? '?') ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
+}
+
+const cause = (status: number, body: Record<string, unknown>) =>
+  `${status} ${(body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
 
 async function call(
   gateway: string,
@@ -104,7 +117,7 @@ export function orderLoad(opts: {
             key,
           }));
         } catch {}
-        outcomes.push({ at: sentAt, ok: status === 201 });
+        outcomes.push({ at: sentAt, ok: status === 201, why: cause(status, body) });
         if (status === 201) {
           opts.acked.push({ id: body.id as string, key, sentAt: firstSent, ackAt: Date.now() });
           break;
@@ -152,7 +165,7 @@ export function refreshLoad(opts: {
           body: { refreshToken: s.refreshToken },
         }));
       } catch {}
-      outcomes.push({ at: sentAt, ok: status === 200 });
+      outcomes.push({ at: sentAt, ok: status === 200, why: cause(status, body) });
       if (status === 200) {
         s.refreshToken = body.refreshToken as string;
         s.accessToken = body.accessToken as string;

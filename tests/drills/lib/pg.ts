@@ -106,6 +106,7 @@ export async function pgSet(base: {
           'log-level-console=warn',
           'log-level-file=info',
           'start-fast=y',
+          'compress-type=lz4',
           '',
           `[${STANZA}]`,
           `pg1-path=${node.data}`,
@@ -187,7 +188,7 @@ export function adoptPostmaster(node: PgNode): void {
 }
 
 /** postgresql.conf of the drill's primary: what CloudNativePG sets for a 3-instance cluster. */
-export function primaryConf(node: PgNode, standbys: string[]): string {
+export function primaryConf(node: PgNode): string {
   return [
     "listen_addresses = '127.0.0.1'",
     `port = ${node.port}`,
@@ -205,9 +206,8 @@ export function primaryConf(node: PgNode, standbys: string[]): string {
     'archive_mode = on',
     `archive_command = 'pgbackrest --config=${node.backrestConf} --stanza=${STANZA} archive-push %p'`,
     'archive_timeout = 60s',
-    // Quorum commit: a COMMIT returns once ANY ONE standby has flushed it (CloudNativePG
-    // `synchronous: {method: any, number: 1, dataDurability: required}`).
-    `synchronous_standby_names = 'ANY 1 (${standbys.join(', ')})'`,
+    // Quorum commit (synchronous_standby_names = 'ANY 1 (...)') is switched on once the
+    // standbys stream (the failover runbook's pg-sync-standbys step).
     'synchronous_commit = on',
     "log_line_prefix = '%m [%p] %q%u@%d '",
     '',
@@ -226,7 +226,7 @@ export function hbaConf(): string {
   ].join('\n');
 }
 
-export async function initPrimary(set: PgSet, node: PgNode, standbys: string[]): Promise<void> {
+export async function initPrimary(set: PgSet, node: PgNode): Promise<void> {
   await asPostgresOk('initdb', [
     '-D',
     node.data,
@@ -239,7 +239,7 @@ export async function initPrimary(set: PgSet, node: PgNode, standbys: string[]):
     'UTF8',
     '--locale=C.UTF-8',
   ]);
-  writeAsPostgres(path.join(node.data, 'postgresql.conf'), primaryConf(node, standbys), true);
+  writeAsPostgres(path.join(node.data, 'postgresql.conf'), primaryConf(node), true);
   writeAsPostgres(path.join(node.data, 'pg_hba.conf'), hbaConf());
   await set.start(node);
 }

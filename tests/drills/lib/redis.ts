@@ -65,6 +65,7 @@ export async function startRedisSet(
       ...common,
       ANNOUNCE_PORT: String(node.port),
       REDIS_CONF: path.join(SCRIPTS, 'redis.conf'),
+      REDIS_RUN_DIR: node.dir,
     }),
     startNode(node) {
       node.proc = startProc(
