@@ -432,8 +432,12 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     const was = await redis.primary();
     await runStep(doc, 'redis-switchover', env);
     await waitFor('switchover done', async () => (await redis.primary()) !== was, 30_000, 100);
-    const probe = await signUp(stack.gateway);
-    assert.ok(probe.refreshToken);
+    await waitFor(
+      'a new login after the switchover',
+      () => signUp(stack.gateway).then((s) => Boolean(s.refreshToken)),
+      60_000,
+      100,
+    );
     note(`Redis planned switchover: ${secs(Date.now() - t)} until a new login succeeded`);
   });
 
@@ -487,7 +491,22 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     assert.ok(acked.length > before, 'orders are acknowledged during the node loss');
     // The node comes back and is a full member again.
     rabbit.start(leader);
+    const restartAt = Date.now();
     await runStep(doc, 'rabbit-node-back', { ...env, NODE: leader.node }, { timeoutMs: 240_000 });
+    await waitFor(
+      'the service queue has its 3 members online again',
+      async () =>
+        (
+          (await rabbit.queues(live)).find((x) => x.name === 'notification-service.events')?.online as
+            | string[]
+            | undefined
+        )?.length === 3,
+      120_000,
+      500,
+    );
+    note(
+      `RabbitMQ: the lost node restarted and all 3 quorum members online again in ${secs(Date.now() - restartAt)}`,
+    );
     // Every event the outboxes got confirmed is consumed; notification-service saw each once.
     const users = new pg.Client({ connectionString: rwUrl('user_service') });
     const orders = new pg.Client({ connectionString: rwUrl('order_service') });
