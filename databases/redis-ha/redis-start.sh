@@ -7,6 +7,7 @@
 #   REDIS_CONF (redis.conf of this directory), REDIS_RUN_DIR (writable: Sentinel makes Redis
 #   rewrite its config file on every failover); extra arguments go to redis-server.
 set -eu
+# shellcheck source=databases/redis-ha/find-primary.sh
 . "$(dirname "$0")/find-primary.sh"
 
 conf="$REDIS_RUN_DIR/redis.conf"

@@ -4,6 +4,7 @@
 # afresh into the writable $SENTINEL_DIR. Settings as redis-start.sh, plus SENTINEL_PORT,
 # SENTINEL_ANNOUNCE_PORT, QUORUM (2 of 3), DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS.
 set -eu
+# shellcheck source=databases/redis-ha/find-primary.sh
 . "$(dirname "$0")/find-primary.sh"
 
 primary=$(find_primary)
