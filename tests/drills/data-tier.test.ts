@@ -222,6 +222,17 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     if (!process.env.DRILL_KEEP) dir.remove();
   });
 
+  /** Orders from P.concurrency shoppers at once; every acknowledgement lands in `acked`. */
+  const startOrders = () =>
+    orderLoad({
+      gateway: stack.gateway,
+      shoppers,
+      productIds,
+      concurrency: P.concurrency,
+      acked,
+      unresolved,
+    });
+
   /** When the first request sent after `since` succeeded; fails with the causes seen meanwhile. */
   async function recovered(outcomes: Outcome[], since: number, timeoutMs: number): Promise<number> {
     try {
@@ -267,14 +278,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
   }
 
   test('PostgreSQL: the primary is lost under order load; a standby takes over; no acknowledged order is lost', async () => {
-    const load = orderLoad({
-      gateway: stack.gateway,
-      shoppers,
-      productIds,
-      concurrency: P.concurrency,
-      acked,
-      unresolved,
-    });
+    const load = startOrders();
     const ticks = tickLoad();
     try {
       await sleep(P.beforeMs);
@@ -458,14 +462,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     const doc = 'rabbitmq-node-loss.md';
     const env = { ...rabbit.ctlEnv, NODE: live.node, QUEUE: 'notification-service.events', VHOST: '/' };
     const before = acked.length;
-    const load = orderLoad({
-      gateway: stack.gateway,
-      shoppers,
-      productIds,
-      concurrency: P.concurrency,
-      acked,
-      unresolved,
-    });
+    const load = startOrders();
     const ticks = tickLoad();
     let killedAt = 0;
     try {

@@ -137,7 +137,10 @@ export function selectorMatches(selector: Any, labels: Record<string, string> | 
 function podLabels(ctx: PolicyContext): Record<string, string>[] {
   return [
     ...workloads(ctx).map((w) => w.template.metadata?.labels ?? {}),
-    ...ctx.items.flatMap((i) => operatorPods(i.resource)?.labels ?? []),
+    ...ctx.items.flatMap((i) => {
+      const made = operatorPods(i.resource);
+      return made ? [made.labels] : [];
+    }),
   ];
 }
 

@@ -124,19 +124,19 @@ describe('strict schema validation', () => {
 
   test('operator CRDs from their Go modules: CloudNativePG Cluster and RabbitmqCluster typos and bad values are rejected', async () => {
     const prod = await rendered('deploy/overlays/production');
-    const cluster = copy(byId(prod.items, 'Cluster', 'postgresql').resource);
+    const cluster = structuredClone(byId(prod.items, 'Cluster', 'postgresql').resource);
     assert.deepEqual(await paths(cluster), []);
     cluster.spec.postgresql.synchronous.methd = 'any';
-    cluster.metadata.lables = { a: 'b' };
+    (cluster.metadata as Record<string, unknown>).lables = { a: 'b' };
     assert.deepEqual((await paths(cluster)).sort(), [
       '/metadata/lables unknown field (not in the schema)',
       '/metadata/lables/a unknown field (not in the schema)',
       '/spec/postgresql/synchronous/methd unknown field (not in the schema)',
     ]);
-    const bad = copy(byId(prod.items, 'Cluster', 'postgresql').resource);
+    const bad = structuredClone(byId(prod.items, 'Cluster', 'postgresql').resource);
     bad.spec.postgresql.synchronous.method = 'all';
     assert.ok((await paths(bad)).some((p) => p.startsWith('/spec/postgresql/synchronous/method')));
-    const rabbit = copy(byId(prod.items, 'RabbitmqCluster', 'rabbitmq').resource);
+    const rabbit = structuredClone(byId(prod.items, 'RabbitmqCluster', 'rabbitmq').resource);
     assert.deepEqual(await paths(rabbit), []);
     rabbit.spec.replica = 3;
     assert.deepEqual(await paths(rabbit), ['/spec/replica unknown field (not in the schema)']);

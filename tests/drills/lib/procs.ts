@@ -8,6 +8,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eventually } from '@mdp/platform/testing';
 
 export interface Proc {
   name: string;
@@ -155,21 +156,11 @@ export async function runOk(
   return r.stdout;
 }
 
-/** Polls until `fn` returns a truthy value; throws with the last error after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs: number, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${last})` : ''}`);
-    await sleep(everyMs);
-  }
+/** Polls until `fn` returns a truthy value; throws naming `what` (and the last error) after `timeoutMs`. */
+export function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs: number, everyMs = 200) {
+  return eventually(fn, timeoutMs, everyMs).catch((err: Error) => {
+    throw new Error(`${what}: ${err.message}`);
+  });
 }
 
 /** A temp dir for one drill; `owner` (e.g. postgres) gets it when the processes run as that user. */
