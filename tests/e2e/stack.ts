@@ -46,6 +46,8 @@ export interface StackOptions {
   telemetry?: boolean;
   /** Extra node options per service (e.g. --cpu-prof for a profile). */
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
+  /** How long the five services may take to answer /readyz 200 (default 60 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface Stack {
@@ -189,7 +191,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await Promise.allSettled([...Object.values(databases).map((d) => d.drop()), vhost.drop(), redis.drop()]);
   };
 
-  const deadline = Date.now() + 60_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + readyTimeoutMs;
   const pending = new Set<ServiceName>(SERVICES);
   while (pending.size) {
     for (const name of [...pending]) {
@@ -206,7 +209,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (Date.now() > deadline) {
       await stop();
       throw new Error(
-        `not ready within 60 s: ${[...pending].join(', ')}\n${[...pending].map((n) => `${n}: ${outputs[n]}`).join('\n')}`,
+        `not ready within ${readyTimeoutMs / 1000} s: ${[...pending].join(', ')}\n${[...pending].map((n) => `${n}: ${outputs[n]}`).join('\n')}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
