@@ -394,6 +394,20 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
       const was = (await runStep(doc, 'redis-primary', env)).stdout.trim().split('\n').join(':');
       const victim = redis.nodes.find((n) => `127.0.0.1:${n.port}` === was);
       assert.ok(victim?.proc, `primary ${was} is one of ours`);
+      // Sentinel announces the promotion on +switch-master: its moment, not our polling's.
+      let switchedAt: number | undefined;
+      const watch = new Redis({
+        host: '127.0.0.1',
+        port: redis.sentinels[1]?.port,
+        password: redis.password,
+        lazyConnect: true,
+      });
+      watch.on('error', () => {});
+      await watch.connect();
+      await watch.subscribe('+switch-master');
+      watch.on('message', () => {
+        switchedAt ??= Date.now();
+      });
       const killedAt = Date.now();
       victim.proc.signal('SIGKILL');
       await victim.proc.exited;
@@ -406,7 +420,8 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
         60_000,
         100,
       );
-      const promotedAt = Date.now();
+      const promotedAt = await waitFor('+switch-master announced', () => switchedAt, 30_000, 50);
+      watch.disconnect();
       const firstOk = await recovered(load.outcomes, killedAt, 60_000);
       await sleep(P.afterMs);
       note(

@@ -23,7 +23,9 @@ export interface AckedOrder {
 }
 
 export interface Outcome {
+  /** When the request was sent, and when its answer (or failure) came. */
   at: number;
+  doneAt: number;
   ok: boolean;
   /** HTTP status and error code of a failure (0 = no answer), for the drill's report. */
   why?: string;
@@ -81,9 +83,12 @@ export interface Load {
   outcomes: Outcome[];
 }
 
-/** The first success among requests sent at or after `since` (ms epoch), or undefined. */
+/**
+ * When the first request sent at or after `since` (ms epoch) was answered with success (a
+ * request sent during the outage may wait and succeed later: its answer time counts), or undefined.
+ */
 export function firstSuccessAfter(outcomes: Outcome[], since: number): number | undefined {
-  return outcomes.filter((o) => o.ok && o.at >= since).sort((a, b) => a.at - b.at)[0]?.at;
+  return outcomes.filter((o) => o.ok && o.at >= since).sort((a, b) => a.doneAt - b.doneAt)[0]?.doneAt;
 }
 
 /** Orders from `concurrency` workers until stopped; `acked` collects every 201. */
@@ -117,7 +122,7 @@ export function orderLoad(opts: {
             key,
           }));
         } catch {}
-        outcomes.push({ at: sentAt, ok: status === 201, why: cause(status, body) });
+        outcomes.push({ at: sentAt, doneAt: Date.now(), ok: status === 201, why: cause(status, body) });
         if (status === 201) {
           opts.acked.push({ id: body.id as string, key, sentAt: firstSent, ackAt: Date.now() });
           break;
@@ -165,7 +170,7 @@ export function refreshLoad(opts: {
           body: { refreshToken: s.refreshToken },
         }));
       } catch {}
-      outcomes.push({ at: sentAt, ok: status === 200, why: cause(status, body) });
+      outcomes.push({ at: sentAt, doneAt: Date.now(), ok: status === 200, why: cause(status, body) });
       if (status === 200) {
         s.refreshToken = body.refreshToken as string;
         s.accessToken = body.accessToken as string;
