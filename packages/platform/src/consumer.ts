@@ -1,5 +1,5 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { DEAD_LETTER_EXCHANGE } from './amqp.js';
 import { declareEventsExchange, EVENTS_EXCHANGE, type EventEnvelope } from './events.js';
 import type { Logger } from './logger.js';
@@ -85,30 +85,88 @@ export async function declareConsumerTopology(
   const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
   await declareEventsExchange(ch);
   await ch.assertExchange(names.deadLetterExchange, 'topic', { durable: true });
-  await ch.assertQueue(names.deadLetterQueue, { durable: true, arguments: QUORUM });
+  for (const q of consumerQueues(opts)) await ch.assertQueue(q.name, q.options);
   await ch.bindQueue(names.deadLetterQueue, names.deadLetterExchange, opts.queue);
-  await ch.assertQueue(opts.queue, {
-    durable: true,
-    arguments: {
-      ...QUORUM,
-      ...AT_LEAST_ONCE_DEAD_LETTERING,
-      'x-dead-letter-exchange': names.deadLetterExchange,
-      'x-dead-letter-routing-key': opts.queue,
-    },
-  });
   for (const key of opts.bindings) await ch.bindQueue(opts.queue, EVENTS_EXCHANGE, key);
-  for (const [i, name] of names.retryQueues.entries()) {
-    await ch.assertQueue(name, {
-      durable: true,
-      arguments: {
-        ...QUORUM,
-        ...AT_LEAST_ONCE_DEAD_LETTERING,
-        'x-message-ttl': opts.retryDelaysMs[i],
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': opts.queue,
+}
+
+/** The queues of one consumer with their declaration options. */
+export function consumerQueues(opts: { queue: string; retryDelaysMs: number[] }) {
+  const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
+  return [
+    { name: names.deadLetterQueue, options: { durable: true, arguments: { ...QUORUM } } },
+    {
+      name: opts.queue,
+      options: {
+        durable: true,
+        arguments: {
+          ...QUORUM,
+          ...AT_LEAST_ONCE_DEAD_LETTERING,
+          'x-dead-letter-exchange': names.deadLetterExchange,
+          'x-dead-letter-routing-key': opts.queue,
+        },
       },
-    });
+    },
+    ...names.retryQueues.map((name, i) => ({
+      name,
+      options: {
+        durable: true,
+        arguments: {
+          ...QUORUM,
+          ...AT_LEAST_ONCE_DEAD_LETTERING,
+          'x-message-ttl': opts.retryDelaysMs[i],
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': opts.queue,
+        },
+      },
+    })),
+  ];
+}
+
+/**
+ * A broker that still has these queues as classic queues (declared before they became quorum
+ * queues), or with other arguments, refuses the declaration (PRECONDITION_FAILED, inequivalent
+ * arg — x-queue-type, x-overflow, ...). When every such queue is empty they are deleted here, so that the declaration recreates them as quorum
+ * queues with their bindings; when one holds messages, none is touched and that is logged: drain
+ * them first (docs/operations/rabbitmq-node-loss.md). Each probe runs on a channel of its own,
+ * since a refused declaration closes its channel.
+ */
+export async function replaceEmptyClassicQueues(
+  conn: Pick<ChannelModel, 'createChannel'>,
+  queues: { name: string; options: Options.AssertQueue }[],
+  logger: Logger,
+): Promise<void> {
+  const onChannel = async <T>(fn: (ch: Channel) => Promise<T>): Promise<T | Error> => {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    try {
+      const result = await fn(ch);
+      await ch.close().catch(() => {});
+      return result;
+    } catch (err) {
+      return err as Error;
+    }
+  };
+  const classic: string[] = [];
+  for (const q of queues) {
+    const r = await onChannel((ch) => ch.assertQueue(q.name, q.options));
+    if (r instanceof Error && /inequivalent arg/.test(r.message)) classic.push(q.name);
   }
+  if (classic.length === 0) return;
+  const counts = await Promise.all(classic.map((name) => onChannel((ch) => ch.checkQueue(name))));
+  const holding = classic.filter((_, i) => {
+    const c = counts[i];
+    return c instanceof Error || c === undefined || c.messageCount > 0;
+  });
+  if (holding.length > 0) {
+    logger.error(
+      { queues: holding },
+      'classic queues hold messages: drain them before they can become quorum queues',
+    );
+    return;
+  }
+  for (const name of classic) await onChannel((ch) => ch.deleteQueue(name, { ifEmpty: true }));
+  logger.warn({ queues: classic }, 'empty classic queues deleted, to be declared as quorum queues');
 }
 
 function parseEnvelope(msg: ConsumeMessage): EventEnvelope {
@@ -150,6 +208,13 @@ export class EventConsumer {
       confirm: true,
       json: false,
       setup: async (ch: ConfirmChannel) => {
+        const model = conn.connection;
+        if (model)
+          await replaceEmptyClassicQueues(
+            model,
+            consumerQueues({ queue: opts.queue, retryDelaysMs: this.delays }),
+            opts.logger,
+          );
         await declareConsumerTopology(ch, {
           queue: opts.queue,
           bindings: opts.bindings,
