@@ -45,7 +45,7 @@ import { runStep, stepsNotRun } from './lib/runbook.js';
 const FULL = process.env.DRILL_MODE === 'full';
 const P = FULL
   ? { shoppers: 12, concurrency: 8, beforeMs: 8000, afterMs: 15_000, sentinelDownMs: 2000 }
-  : { shoppers: 4, concurrency: 3, beforeMs: 2000, afterMs: 3000, sentinelDownMs: 1000 };
+  : { shoppers: 4, concurrency: 3, beforeMs: 2000, afterMs: 3000, sentinelDownMs: 2000 };
 const ROLES = {
   user_service: 'users',
   order_service: 'orders',
@@ -422,7 +422,15 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
       );
       const promotedAt = await waitFor('+switch-master announced', () => switchedAt, 30_000, 50);
       watch.disconnect();
-      const firstOk = await recovered(load.outcomes, killedAt, 60_000);
+      const firstOk = await recovered(load.outcomes, killedAt, 60_000).catch(async (err: Error) => {
+        // What each surviving node says about replication, for the report.
+        const states = await Promise.all(
+          redis.nodes
+            .filter((n) => n !== victim)
+            .map((n) => redis.cli(n.port, 'INFO', 'replication').catch((e: Error) => e.message)),
+        );
+        throw new Error(`${err.message}\n${states.join('\n')}`);
+      });
       await sleep(P.afterMs);
       note(
         `Redis failover: primary killed -> ${now} promoted by Sentinel in ${secs(promotedAt - killedAt)} ` +
