@@ -39,7 +39,7 @@ import {
 import { adoptPostmaster, initPrimary, type PgNode, type PgSet, pgSet, streaming } from './lib/pg.js';
 import { drillDir, run, secs, sleep, stopAll, waitFor } from './lib/procs.js';
 import { type RabbitCluster, type RabbitNode, startRabbitCluster } from './lib/rabbit.js';
-import { fields, MASTER_NAME, type RedisSet, startRedisSet } from './lib/redis.js';
+import { fields, MASTER_NAME, type RedisNode, type RedisSet, startRedisSet } from './lib/redis.js';
 import { runStep, stepsNotRun } from './lib/runbook.js';
 
 const FULL = process.env.DRILL_MODE === 'full';
@@ -382,6 +382,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     const relogins = { n: 0 };
     const load = refreshLoad({ gateway: stack.gateway, shoppers, acked: tokens, relogins });
     const doc = 'redis-failover.md';
+    let victim: RedisNode | undefined;
     const env = {
       REDIS_PASSWORD: redis.password,
       MASTER_NAME,
@@ -392,7 +393,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
       assert.ok(tokens.length > 0);
       await runStep(doc, 'redis-ckquorum', env);
       const was = (await runStep(doc, 'redis-primary', env)).stdout.trim().split('\n').join(':');
-      const victim = redis.nodes.find((n) => `127.0.0.1:${n.port}` === was);
+      victim = redis.nodes.find((n) => `127.0.0.1:${n.port}` === was);
       assert.ok(victim?.proc, `primary ${was} is one of ours`);
       // Sentinel announces the promotion on +switch-master: its moment, not our polling's.
       let switchedAt: number | undefined;
@@ -441,6 +442,8 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
       await runStep(doc, 'redis-rejoined', { ...env, PORT: String(victim.port) });
     } finally {
       await load.stop();
+      // Whatever happened, the set is whole again for the drills after this one.
+      if (victim && !victim.proc?.alive()) redis.startNode(victim);
     }
     const newPrimary = (await redis.primary()).split(':')[1];
     const client = redis.client(Number(newPrimary));
