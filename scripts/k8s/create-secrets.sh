@@ -37,12 +37,19 @@ mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
 redis_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
 
+# Production (deploy/components/datastores-ha): the services reach PostgreSQL through the
+# CloudNativePG read-write Service, and product-service caches in its own disposable Redis.
+pg_host=postgresql; cache_host=redis
+if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; cache_host=redis-cache; fi
 redis_url="redis://:${redis_pw}@redis:6379"
+cache_url="redis://:${redis_pw}@${cache_host}:6379"
 amqp_url="amqp://${rabbit_user}:${rabbit_pw}@rabbitmq:5672"
-pg_url() { echo "postgres://$1:$2@postgresql:5432/$3"; }
+pg_url() { echo "postgres://$1:$2@${pg_host}:5432/$3"; }
 
-# secret NAME KEY=VALUE...  (a value of @FILE takes the file's content)
+# secret [--type TYPE] NAME KEY=VALUE...  (a value of @FILE takes the file's content)
 secret() {
+  local type=Opaque
+  if [[ "$1" == --type ]]; then type="$2"; shift 2; fi
   local name="$1"; shift
   local dir="$work/$name"
   mkdir -p "$dir"
@@ -53,14 +60,14 @@ secret() {
   done
   if [[ "$dry_run" == true ]]; then
     echo "---"
-    kubectl create secret generic "$name" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml
+    kubectl create secret generic "$name" --type "$type" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml
     return
   fi
   if [[ "$force" != true ]] && kubectl get secret "$name" --namespace "$ns" >/dev/null 2>&1; then
     echo "secret $name exists in $ns: kept" >&2
     return
   fi
-  kubectl create secret generic "$name" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml |
+  kubectl create secret generic "$name" --type "$type" --namespace "$ns" --from-file="$dir" --dry-run=client -o yaml |
     kubectl apply -f - >/dev/null
   echo "secret $name written to $ns" >&2
 }
@@ -78,6 +85,12 @@ secret postgresql-credentials \
   "PRODUCT_SERVICE_DB_PASSWORD=$pg_product" \
   "ORDER_SERVICE_DB_PASSWORD=$pg_order" \
   "NOTIFICATION_SERVICE_DB_PASSWORD=$pg_notification"
+# The same role passwords as CloudNativePG managed-role Secrets (production's Cluster).
+secret --type kubernetes.io/basic-auth postgresql-user-service "username=user_service" "password=$pg_user"
+secret --type kubernetes.io/basic-auth postgresql-product-service "username=product_service" "password=$pg_product"
+secret --type kubernetes.io/basic-auth postgresql-order-service "username=order_service" "password=$pg_order"
+secret --type kubernetes.io/basic-auth postgresql-notification-service \
+  "username=notification_service" "password=$pg_notification"
 secret mongodb-credentials \
   "MONGO_ROOT_USERNAME=root" \
   "MONGO_ROOT_PASSWORD=$mongo_root" \
@@ -98,7 +111,7 @@ secret user-service-secrets \
 # The headless Service's SRV record lists every replica-set member (port named "mongodb").
 secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
-  "REDIS_URL=$redis_url" \
+  "REDIS_URL=$cache_url" \
   "AMQP_URL=$amqp_url" \
   "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret order-service-secrets \

@@ -5,7 +5,7 @@
  * destination. Used to prove that the policies allow exactly the flows of the architecture.
  */
 import { selectorMatches } from './policies.js';
-import { type Located, podTemplate } from './resources.js';
+import { type Located, operatorPods, podTemplate } from './resources.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered objects are free-form
 type Any = any;
@@ -45,6 +45,19 @@ export function externalEndpoints(): Endpoint[] {
       ...ns('observability'),
       labels: { 'app.kubernetes.io/name': 'otel-collector' },
       ports: ['4318/TCP'],
+    },
+    // The datastore operators (production): they reach into their clusters' pods.
+    {
+      name: 'cnpg-operator',
+      ...ns('cnpg-system'),
+      labels: { 'app.kubernetes.io/name': 'cloudnative-pg' },
+      ports: [],
+    },
+    {
+      name: 'rabbitmq-operator',
+      ...ns('rabbitmq-system'),
+      labels: { 'app.kubernetes.io/name': 'rabbitmq-cluster-operator' },
+      ports: [],
     },
     {
       name: 'kube-dns',
@@ -113,6 +126,17 @@ export function allowedFlows(items: Located[]): string[] {
   };
   const local: Endpoint[] = [];
   for (const item of items) {
+    const made = operatorPods(item.resource);
+    if (made) {
+      local.push({
+        name: made.labels['app.kubernetes.io/name'] ?? item.resource.metadata.name,
+        namespace,
+        namespaceLabels: nsLabels,
+        labels: made.labels,
+        ports: made.ports,
+      });
+      continue;
+    }
     const t = podTemplate(item.resource);
     if (!t) continue;
     const labels: Record<string, string> = t.metadata?.labels ?? {};

@@ -3,7 +3,7 @@
  * (an overlay, the Argo CD project, the cluster issuers) and reports violations that name
  * the source file, the resource and the rule.
  */
-import { type Located, podTemplate, type Resource, resourceId } from './resources.js';
+import { type Located, operatorPods, podTemplate, type Resource, resourceId } from './resources.js';
 
 export interface Violation {
   rule: string;
@@ -133,8 +133,15 @@ export function selectorMatches(selector: Any, labels: Record<string, string> | 
   return true;
 }
 
+/** Labels of every pod the render leads to: workload templates, and pods operators create. */
 function podLabels(ctx: PolicyContext): Record<string, string>[] {
-  return workloads(ctx).map((w) => w.template.metadata?.labels ?? {});
+  return [
+    ...workloads(ctx).map((w) => w.template.metadata?.labels ?? {}),
+    ...ctx.items.flatMap((i) => {
+      const made = operatorPods(i.resource);
+      return made ? [made.labels] : [];
+    }),
+  ];
 }
 
 function find(ctx: PolicyContext, kind: string, name: string): Located | undefined {
@@ -614,25 +621,34 @@ const namespacePsa: Rule = {
 const podMonitors: Rule = {
   name: 'podmonitor-contract',
   description:
-    'Every PodMonitor selects existing pods, scrapes /metrics on the http port, and relabels app, version and rollouts_pod_template_hash from the pod labels; every platform Deployment is scraped by one.',
+    'Every PodMonitor selects existing pods (operator-made ones included) and relabels app from the pod labels; a service PodMonitor scrapes /metrics on the http port and relabels version and rollouts_pod_template_hash too; every platform Deployment is scraped by one.',
   check(ctx) {
     const out: Violation[] = [];
     const ws = workloads(ctx);
     const monitors = ctx.items.filter((i) => i.resource.kind === 'PodMonitor');
+    const labels = podLabels(ctx);
     for (const item of monitors) {
       const spec = item.resource.spec ?? {};
-      if (!ws.some((w) => selectorMatches(spec.selector, w.template.metadata?.labels)))
+      if (!labels.some((l) => selectorMatches(spec.selector, l)))
         out.push(violation(this.name, item, 'selector matches no pod template'));
+      // A datastore's exporter has its own port and path; its series only need the app label.
+      const datastore = ['database', 'cache', 'broker'].includes(
+        item.resource.metadata?.labels?.['app.kubernetes.io/component'] ?? '',
+      );
       for (const ep of spec.podMetricsEndpoints ?? []) {
-        if (ep.port !== 'http' || (ep.path ?? '/metrics') !== '/metrics')
+        if (!datastore && (ep.port !== 'http' || (ep.path ?? '/metrics') !== '/metrics'))
           out.push(violation(this.name, item, 'endpoint must scrape /metrics on port http'));
         const targets = new Map<string, string[]>(
           (ep.relabelings ?? []).map((r: Any) => [r.targetLabel, r.sourceLabels ?? []]),
         );
         const expected: [string, string][] = [
           ['app', '__meta_kubernetes_pod_label_app_kubernetes_io_name'],
-          ['version', '__meta_kubernetes_pod_label_app_kubernetes_io_version'],
-          ['rollouts_pod_template_hash', '__meta_kubernetes_pod_label_rollouts_pod_template_hash'],
+          ...(datastore
+            ? []
+            : ([
+                ['version', '__meta_kubernetes_pod_label_app_kubernetes_io_version'],
+                ['rollouts_pod_template_hash', '__meta_kubernetes_pod_label_rollouts_pod_template_hash'],
+              ] as [string, string][])),
         ];
         for (const [target, source] of expected)
           if (!targets.get(target)?.includes(source))

@@ -64,6 +64,36 @@ export function podTemplate(r: Resource): { metadata?: any; spec?: any } | undef
   }
 }
 
+/**
+ * The pods an operator creates for one of its custom resources (CloudNativePG `Cluster`,
+ * RabbitMQ `RabbitmqCluster`): their labels and container ports, as the operator documents
+ * them. The render holds no pod template for those pods, but Services, NetworkPolicies and
+ * PodMonitors select them.
+ */
+export function operatorPods(r: Resource): { labels: Record<string, string>; ports: string[] } | undefined {
+  const group = r.apiVersion?.split('/')[0];
+  if (group === 'postgresql.cnpg.io' && r.kind === 'Cluster')
+    return {
+      labels: {
+        ...(r.spec?.inheritedMetadata?.labels ?? {}),
+        'cnpg.io/cluster': r.metadata.name,
+        'cnpg.io/podRole': 'instance',
+      },
+      ports: ['5432/TCP', '8000/TCP', '9187/TCP'],
+    };
+  if (group === 'rabbitmq.com' && r.kind === 'RabbitmqCluster')
+    return {
+      labels: {
+        'app.kubernetes.io/name': r.metadata.name,
+        'app.kubernetes.io/component': 'rabbitmq',
+        'app.kubernetes.io/part-of': 'rabbitmq',
+        ...(r.spec?.override?.statefulSet?.spec?.template?.metadata?.labels ?? {}),
+      },
+      ports: ['5672/TCP', '15672/TCP', '15692/TCP', '4369/TCP', '25672/TCP'],
+    };
+  return undefined;
+}
+
 export const WORKLOAD_KINDS = new Set([
   'Deployment',
   'StatefulSet',

@@ -11,6 +11,8 @@
  * not in the schema, so it is reported as an unknown field.
  */
 
+import { crdModel } from './crd-schemas.js';
+
 export interface SchemaIssue {
   /** JSON-pointer-like path inside the object, e.g. /spec/template/spec/containers/0/imagePullPolicy. */
   path: string;
@@ -52,6 +54,8 @@ async function importModel(pkg: string, dir: string, kind: string): Promise<Mode
 }
 
 export function loadModel(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const crd = crdModel(apiVersion, kind);
+  if (crd) return Promise.resolve(crd);
   const key = `${apiVersion}/${kind}`;
   let found = modelCache.get(key);
   if (!found) {

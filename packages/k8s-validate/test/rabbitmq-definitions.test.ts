@@ -48,9 +48,11 @@ describe('RabbitMQ definitions.json on a real broker', () => {
     const q = await call('GET', `/api/queues/${v}/notification-service.events`);
     assert.equal(q.status, 200);
     assert.equal(q.json.durable, true);
+    assert.equal(q.json.type, 'quorum');
     assert.equal(q.json.arguments['x-dead-letter-exchange'], 'mdp.events.dlx');
     const dlq = await call('GET', `/api/queues/${v}/notification-service.events.dlq`);
     assert.equal(dlq.status, 200);
+    assert.equal(dlq.json.type, 'quorum');
     const b = await call('GET', `/api/bindings/${v}/e/mdp.events/q/notification-service.events`);
     assert.deepEqual(b.json.map((x: { routing_key: string }) => x.routing_key).sort(), [
       'order.cancelled',

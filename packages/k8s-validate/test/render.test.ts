@@ -58,7 +58,7 @@ describe('render', () => {
     ]);
   });
 
-  test('production: more replicas, topology spread, stricter budgets, a 3-member replica set', async () => {
+  test('production: more replicas, topology spread, stricter budgets, HA datastores', async () => {
     const prod = await rendered('deploy/overlays/production');
     const dev = await rendered('deploy/overlays/dev');
     const hpa = byId(prod.items, 'HorizontalPodAutoscaler', 'api-gateway').resource.spec;
@@ -72,11 +72,27 @@ describe('render', () => {
     }
     assert.equal(byId(prod.items, 'PodDisruptionBudget', 'order-service').resource.spec.minAvailable, 2);
     assert.equal(byId(prod.items, 'StatefulSet', 'mongodb').resource.spec.replicas, 3);
+    // Highly available datastores in production, single instances in dev.
+    const pg = byId(prod.items, 'Cluster', 'postgresql').resource.spec;
+    assert.equal(pg.instances, 3);
+    assert.deepEqual([pg.postgresql.synchronous.method, pg.postgresql.synchronous.number], ['any', 1]);
+    assert.equal(pg.storage.size, '50Gi');
+    assert.ok(pg.backup.barmanObjectStore.destinationPath.startsWith('s3://'));
     assert.equal(
-      byId(prod.items, 'StatefulSet', 'postgresql').resource.spec.volumeClaimTemplates[0].spec.resources
-        .requests.storage,
-      '50Gi',
+      byId(prod.items, 'ScheduledBackup', 'postgresql-nightly').resource.spec.cluster.name,
+      'postgresql',
     );
+    assert.equal(byId(prod.items, 'RabbitmqCluster', 'rabbitmq').resource.spec.replicas, 3);
+    assert.equal(byId(prod.items, 'StatefulSet', 'redis').resource.spec.replicas, 3);
+    assert.equal(byId(prod.items, 'StatefulSet', 'redis-cache').resource.spec.replicas, 1);
+    assert.ok(
+      !prod.items.some((i) => i.resource.kind === 'StatefulSet' && i.resource.metadata.name === 'postgresql'),
+    );
+    for (const job of ['user-service-migrate', 'order-service-migrate', 'notification-service-migrate'])
+      assert.ok(byId(prod.items, 'Job', job));
+    assert.equal(byId(dev.items, 'StatefulSet', 'postgresql').resource.spec.replicas, 1);
+    assert.equal(byId(dev.items, 'StatefulSet', 'redis').resource.spec.replicas, 1);
+    assert.equal(byId(dev.items, 'StatefulSet', 'rabbitmq').resource.spec.replicas, 1);
     assert.equal(
       byId(dev.items, 'StatefulSet', 'postgresql').resource.spec.volumeClaimTemplates[0].spec
         .storageClassName,
@@ -115,7 +131,10 @@ describe('render', () => {
       const dns = flows.filter((f) => f.includes('-> kube-dns:'));
       assert.equal(
         dns.length,
-        2 * [...pods].filter((p) => !['ingress-nginx', 'prometheus'].includes(p ?? '')).length,
+        2 *
+          [...pods].filter(
+            (p) => !['ingress-nginx', 'prometheus', 'cnpg-operator', 'rabbitmq-operator'].includes(p ?? ''),
+          ).length,
       );
       const expected = [
         'ingress-nginx -> api-gateway:8080/TCP',
@@ -130,7 +149,6 @@ describe('render', () => {
         'user-service -> redis:6379/TCP',
         'user-service -> rabbitmq:5672/TCP',
         'product-service -> mongodb:27017/TCP',
-        'product-service -> redis:6379/TCP',
         'product-service -> rabbitmq:5672/TCP',
         'order-service -> postgresql:5432/TCP',
         'order-service -> product-service:8080/TCP',
@@ -144,15 +162,43 @@ describe('render', () => {
         'mongodb -> mongodb:27017/TCP',
         'mongodb-init -> mongodb:27017/TCP',
         'rabbitmq-definitions -> rabbitmq:15672/TCP',
-        ...(target.endsWith('dev') ? ['postgresql-seed -> postgresql:5432/TCP'] : []),
+        ...(target.endsWith('dev')
+          ? ['postgresql-seed -> postgresql:5432/TCP', 'product-service -> redis:6379/TCP']
+          : [
+              // production's HA datastores: Sentinel clients, the disposable product cache,
+              // replication and clustering between members, the operators, the exporters, and
+              // HTTPS out of the database and broker pods (Kubernetes API, backup object store).
+              'api-gateway -> redis:26379/TCP',
+              'user-service -> redis:26379/TCP',
+              'product-service -> redis-cache:6379/TCP',
+              'redis -> redis:6379/TCP',
+              'redis -> redis:26379/TCP',
+              'postgresql -> postgresql:5432/TCP',
+              'cnpg-operator -> postgresql:5432/TCP',
+              'cnpg-operator -> postgresql:8000/TCP',
+              'prometheus -> postgresql:9187/TCP',
+              'postgresql -> internet:443/TCP',
+              'postgresql -> private-network:443/TCP',
+              'rabbitmq -> rabbitmq:4369/TCP',
+              'rabbitmq -> rabbitmq:25672/TCP',
+              'rabbitmq-operator -> rabbitmq:15672/TCP',
+              'prometheus -> rabbitmq:15692/TCP',
+              'rabbitmq -> internet:443/TCP',
+              'rabbitmq -> private-network:443/TCP',
+            ]),
       ].sort();
       assert.deepEqual(
         flows.filter((f) => !f.includes('-> kube-dns:')),
         expected,
         target,
       );
-      // Private networks stay closed to the outbound channels.
-      assert.ok(!flows.some((f) => f.includes('private-network')));
+      // Private networks stay closed to the outbound channels (only the operator-run datastores
+      // reach HTTPS there: the Kubernetes API).
+      assert.ok(
+        flows
+          .filter((f) => f.includes('private-network'))
+          .every((f) => f.startsWith('postgresql ->') || f.startsWith('rabbitmq ->')),
+      );
     }
   });
 

@@ -122,6 +122,26 @@ describe('strict schema validation', () => {
     ]);
   });
 
+  test('operator CRDs from their Go modules: CloudNativePG Cluster and RabbitmqCluster typos and bad values are rejected', async () => {
+    const prod = await rendered('deploy/overlays/production');
+    const cluster = structuredClone(byId(prod.items, 'Cluster', 'postgresql').resource);
+    assert.deepEqual(await paths(cluster), []);
+    cluster.spec.postgresql.synchronous.methd = 'any';
+    (cluster.metadata as Record<string, unknown>).lables = { a: 'b' };
+    assert.deepEqual((await paths(cluster)).sort(), [
+      '/metadata/lables unknown field (not in the schema)',
+      '/metadata/lables/a unknown field (not in the schema)',
+      '/spec/postgresql/synchronous/methd unknown field (not in the schema)',
+    ]);
+    const bad = structuredClone(byId(prod.items, 'Cluster', 'postgresql').resource);
+    bad.spec.postgresql.synchronous.method = 'all';
+    assert.ok((await paths(bad)).some((p) => p.startsWith('/spec/postgresql/synchronous/method')));
+    const rabbit = structuredClone(byId(prod.items, 'RabbitmqCluster', 'rabbitmq').resource);
+    assert.deepEqual(await paths(rabbit), []);
+    rabbit.spec.replica = 3;
+    assert.deepEqual(await paths(rabbit), ['/spec/replica unknown field (not in the schema)']);
+  });
+
   test('CRDs: cert-manager Certificate and ClusterIssuer typos are rejected', async () => {
     const cert = {
       apiVersion: 'cert-manager.io/v1',

@@ -48,7 +48,7 @@ describe('Kubernetes shell scripts', () => {
     const secrets = dryRunSecrets();
     const documented = externalSecrets(repoRoot);
     const expected = Object.keys(documented)
-      .filter((n) => n !== 'ghcr-pull-secret')
+      .filter((n) => documented[n]?.createdBy === 'scripts/k8s/create-secrets.sh')
       .sort();
     assert.deepEqual([...secrets.keys()].sort(), expected);
     for (const [name, s] of secrets) {
@@ -76,6 +76,10 @@ describe('Kubernetes shell scripts', () => {
       assert.equal(url.username, role);
       assert.equal(url.password, decode(pg, key));
       assert.equal(`${url.hostname}:${url.port}${url.pathname}`, `postgresql:5432/${db}`);
+      // The CloudNativePG managed role has the same password.
+      const managed = get(`postgresql-${secret.replace('-secrets', '')}`);
+      assert.equal(managed.type, 'kubernetes.io/basic-auth');
+      assert.deepEqual([decode(managed, 'username'), decode(managed, 'password')], [role, url.password]);
     }
     const product = new URL(decode(get('product-service-secrets'), 'PRODUCT_DB_URL'));
     assert.equal(product.protocol, 'mongodb+srv:');
@@ -96,6 +100,15 @@ describe('Kubernetes shell scripts', () => {
       createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
       decode(get('api-gateway-secrets'), 'JWT_PUBLIC_KEY').trim(),
     );
+  });
+
+  test('create-secrets.sh in production: PostgreSQL through postgresql-rw, the product cache in redis-cache', () => {
+    const secrets = dryRunSecrets('mdp-production');
+    const get = (name: string) => secrets.get(name) as Resource;
+    for (const s of ['user-service-secrets', 'order-service-secrets', 'notification-service-secrets'])
+      assert.equal(new URL(decode(get(s), 'DATABASE_URL')).hostname, 'postgresql-rw');
+    assert.equal(new URL(decode(get('product-service-secrets'), 'REDIS_URL')).hostname, 'redis-cache');
+    assert.equal(new URL(decode(get('user-service-secrets'), 'REDIS_URL')).hostname, 'redis');
   });
 
   test('create-secrets.sh draws new passwords on every run', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { ConfigError, parseConfig, pem, postgresUrl, serviceConfig } from './config.js';
+import { ConfigError, parseConfig, pem, postgresUrl, redisFailoverShape, serviceConfig } from './config.js';
 
 const schema = serviceConfig(8081, { DATABASE_URL: postgresUrl() });
 const local = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/users' };
@@ -78,4 +78,25 @@ test('pem(): a key that does not parse, or of another type, is a config error na
     'config error: JWT_PUBLIC_KEY must be an Ed25519 PUBLIC KEY PEM (it does not parse as a key)',
   );
   assert.equal(problem('not a key'), 'config error: JWT_PUBLIC_KEY must be an Ed25519 PUBLIC KEY PEM');
+});
+
+test('Redis behind Sentinel: REDIS_SENTINELS parses into addresses, a bad list names the setting', () => {
+  const redis = serviceConfig(8080, redisFailoverShape());
+  const plain = parseConfig(redis, { REDIS_URL: 'redis://:pw@redis:6379' });
+  assert.equal(plain.REDIS_SENTINELS, undefined);
+  assert.equal(plain.REDIS_MASTER_NAME, 'mdp');
+  const ha = parseConfig(redis, {
+    REDIS_URL: 'redis://:pw@redis:6379/0',
+    REDIS_SENTINELS: 'redis-0.redis-headless:26379, redis-1.redis-headless:26379',
+    REDIS_MASTER_NAME: 'shop',
+  });
+  assert.deepEqual(ha.REDIS_SENTINELS, [
+    { host: 'redis-0.redis-headless', port: 26379 },
+    { host: 'redis-1.redis-headless', port: 26379 },
+  ]);
+  assert.equal(ha.REDIS_MASTER_NAME, 'shop');
+  assert.throws(
+    () => parseConfig(redis, { REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 'redis-0 26379' }),
+    /config error: REDIS_SENTINELS must be a comma-separated list of host:port/,
+  );
 });

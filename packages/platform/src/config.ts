@@ -85,6 +85,41 @@ export const amqpUrl = () => urlWithScheme(['amqp', 'amqps']);
 export const httpUrl = () => urlWithScheme(['http', 'https']);
 export const mongoOrPostgresUrl = () => urlWithScheme(['mongodb', 'mongodb+srv', 'postgres', 'postgresql']);
 
+/** `host:port,host:port` (at least one), e.g. the Redis Sentinel addresses. */
+export const hostPortList = () =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.length > 0 && list.every((hp) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(hp)), {
+      message: 'must be a comma-separated list of host:port',
+    })
+    .transform((list) =>
+      list.map((hp) => {
+        const i = hp.lastIndexOf(':');
+        return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+      }),
+    );
+
+/**
+ * Redis whose data must survive the loss of its primary (refresh tokens, rate limits): with
+ * REDIS_SENTINELS set, the client asks those Sentinels where the primary of REDIS_MASTER_NAME
+ * is and follows every failover; REDIS_URL then gives only the password and database number
+ * (its host is not used). Without REDIS_SENTINELS, REDIS_URL is the server.
+ */
+export const redisFailoverShape = () => ({
+  REDIS_URL: redisUrl(),
+  REDIS_SENTINELS: hostPortList().optional(),
+  REDIS_MASTER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Sentinel master name')
+    .default('mdp'),
+});
+
 /**
  * A PEM key in an environment variable, also accepted with literal `\n` (as some secret stores
  * give it). The key must parse (node:crypto), and be of `keyType` when given: a bad key stops the

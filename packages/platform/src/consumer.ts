@@ -1,5 +1,5 @@
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { DEAD_LETTER_EXCHANGE } from './amqp.js';
 import { declareEventsExchange, EVENTS_EXCHANGE } from './events.js';
 import type { Logger } from './logger.js';
@@ -52,6 +52,25 @@ const RETRY_HEADER = 'x-mdp-retry';
 /** Set on a dead-lettered message: why it was given up (validation error, last failure). */
 export const DEAD_LETTER_REASON_HEADER = 'x-mdp-dead-letter-reason';
 
+/** The retry delays when a consumer names none (databases/rabbitmq/definitions.json has the same TTLs). */
+export const DEFAULT_RETRY_DELAYS_MS = [1000, 5000, 15_000];
+
+/**
+ * Every queue is a quorum queue (Raft-replicated over the broker's nodes; a majority holds
+ * each message before the publisher's confirm), so a broker node can die without losing or
+ * blocking a queue. Same arguments as databases/rabbitmq/definitions.json.
+ */
+export const QUORUM = { 'x-queue-type': 'quorum' } as const;
+/**
+ * Dead-lettering out of a quorum queue (to the DLQ, and from a retry queue back to the service
+ * queue when its delay expires) keeps the message until the target queue has confirmed it;
+ * RabbitMQ requires `reject-publish` overflow for that.
+ */
+export const AT_LEAST_ONCE_DEAD_LETTERING = {
+  'x-dead-letter-strategy': 'at-least-once',
+  'x-overflow': 'reject-publish',
+} as const;
+
 /** The names a consumer's topology uses. */
 export function topologyNames(queue: string, retries: number) {
   return {
@@ -64,7 +83,7 @@ export function topologyNames(queue: string, retries: number) {
 }
 
 /**
- * Declares (idempotently) the topology of one consuming service:
+ * Declares (idempotently) the topology of one consuming service, all quorum queues:
  * - `mdp.events` (topic) → `<queue>` for each binding;
  * - `<queue>` dead-letters to `mdp.events.dlx` (topic) with routing key `<queue>`, where
  *   `<queue>.dlq` is bound: what fails for good ends there;
@@ -79,22 +98,88 @@ export async function declareConsumerTopology(
   const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
   await declareEventsExchange(ch);
   await ch.assertExchange(names.deadLetterExchange, 'topic', { durable: true });
-  await ch.assertQueue(names.deadLetterQueue, { durable: true });
+  for (const q of consumerQueues(opts)) await ch.assertQueue(q.name, q.options);
   await ch.bindQueue(names.deadLetterQueue, names.deadLetterExchange, opts.queue);
-  await ch.assertQueue(opts.queue, {
-    durable: true,
-    deadLetterExchange: names.deadLetterExchange,
-    deadLetterRoutingKey: opts.queue,
-  });
   for (const key of opts.bindings) await ch.bindQueue(opts.queue, EVENTS_EXCHANGE, key);
-  for (const [i, name] of names.retryQueues.entries()) {
-    await ch.assertQueue(name, {
-      durable: true,
-      messageTtl: opts.retryDelaysMs[i],
-      deadLetterExchange: '',
-      deadLetterRoutingKey: opts.queue,
-    });
+}
+
+/** The queues of one consumer with their declaration options. */
+export function consumerQueues(opts: { queue: string; retryDelaysMs: number[] }) {
+  const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
+  return [
+    { name: names.deadLetterQueue, options: { durable: true, arguments: { ...QUORUM } } },
+    {
+      name: opts.queue,
+      options: {
+        durable: true,
+        arguments: {
+          ...QUORUM,
+          ...AT_LEAST_ONCE_DEAD_LETTERING,
+          'x-dead-letter-exchange': names.deadLetterExchange,
+          'x-dead-letter-routing-key': opts.queue,
+        },
+      },
+    },
+    ...names.retryQueues.map((name, i) => ({
+      name,
+      options: {
+        durable: true,
+        arguments: {
+          ...QUORUM,
+          ...AT_LEAST_ONCE_DEAD_LETTERING,
+          'x-message-ttl': opts.retryDelaysMs[i],
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': opts.queue,
+        },
+      },
+    })),
+  ];
+}
+
+/**
+ * A broker that still has these queues as classic queues (declared before they became quorum
+ * queues), or with other arguments, refuses the declaration (PRECONDITION_FAILED, inequivalent
+ * arg — x-queue-type, x-overflow, ...). When every such queue is empty they are deleted here, so that the declaration recreates them as quorum
+ * queues with their bindings; when one holds messages, none is touched and that is logged: drain
+ * them first (docs/operations/rabbitmq-node-loss.md). Each probe runs on a channel of its own,
+ * since a refused declaration closes its channel.
+ */
+export async function replaceEmptyClassicQueues(
+  conn: Pick<ChannelModel, 'createChannel'>,
+  queues: { name: string; options: Options.AssertQueue }[],
+  logger: Logger,
+): Promise<void> {
+  const onChannel = async <T>(fn: (ch: Channel) => Promise<T>): Promise<T | Error> => {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    try {
+      const result = await fn(ch);
+      await ch.close().catch(() => {});
+      return result;
+    } catch (err) {
+      return err as Error;
+    }
+  };
+  const classic: string[] = [];
+  for (const q of queues) {
+    const r = await onChannel((ch) => ch.assertQueue(q.name, q.options));
+    if (r instanceof Error && /inequivalent arg/.test(r.message)) classic.push(q.name);
   }
+  if (classic.length === 0) return;
+  const counts = await Promise.all(classic.map((name) => onChannel((ch) => ch.checkQueue(name))));
+  const holding = classic.filter((_, i) => {
+    const c = counts[i];
+    return c instanceof Error || c === undefined || c.messageCount > 0;
+  });
+  if (holding.length > 0) {
+    logger.error(
+      { queues: holding },
+      'classic queues hold messages: drain them before they can become quorum queues',
+    );
+    return;
+  }
+  for (const name of classic) await onChannel((ch) => ch.deleteQueue(name, { ifEmpty: true }));
+  logger.warn({ queues: classic }, 'empty classic queues deleted, to be declared as quorum queues');
 }
 
 function parseBody(msg: ConsumeMessage): unknown {
@@ -125,12 +210,19 @@ export class EventConsumer<E extends ConsumedEvent> {
     conn: AmqpConnectionManager,
     private readonly opts: ConsumerOptions<E>,
   ) {
-    this.delays = opts.retryDelaysMs ?? [1000, 5000, 15_000];
+    this.delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.channel = conn.createChannel({
       name: `${opts.queue}-consumer`,
       confirm: true,
       json: false,
       setup: async (ch: ConfirmChannel) => {
+        const model = conn.connection;
+        if (model)
+          await replaceEmptyClassicQueues(
+            model,
+            consumerQueues({ queue: opts.queue, retryDelaysMs: this.delays }),
+            opts.logger,
+          );
         await declareConsumerTopology(ch, {
           queue: opts.queue,
           bindings: opts.bindings,

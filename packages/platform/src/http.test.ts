@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { AppError } from './errors.js';
+import { isDependencyOutage } from './http.js';
+import { ReplicationError } from './redis.js';
 import { testApp } from './test-support.js';
 
 function withRoutes(opts: { bodyLimit?: number } = {}) {
@@ -193,4 +195,20 @@ test('trustOneProxy: the client IP is the one the proxy appended, not one the cl
   };
   assert.equal(await ipOf(true), '203.0.113.9');
   assert.equal(await ipOf(false), '10.0.0.2');
+});
+
+test('errors of a datastore failing over are outages (503), other database errors are not', () => {
+  const pg = (code: string) => Object.assign(new Error('pg'), { code });
+  for (const e of [
+    pg('57P01'), // terminating connection due to administrator command
+    pg('57P03'), // the database system is starting up / in recovery
+    pg('25006'), // read-only transaction: a node that is no longer the primary
+    pg('08006'), // connection failure
+    new Error('NOREPLICAS Not enough good replicas to write.'),
+    new Error("READONLY You can't write against a read only replica."),
+    new ReplicationError(1, 0),
+  ])
+    assert.equal(isDependencyOutage(e), true, String((e as { code?: string }).code ?? e.message));
+  for (const e of [pg('23505'), pg('22P02'), new Error('boom'), new Error('ERR wrong number of arguments')])
+    assert.equal(isDependencyOutage(e), false, e.message);
 });

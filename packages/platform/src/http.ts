@@ -108,7 +108,12 @@ const NETWORK_CODES = new Set([
   'ENOTFOUND',
 ]);
 const OUTAGE_MESSAGES =
-  /Connection is closed|Command timed out|Reached the max retries per request|Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable/;
+  /Connection is closed|Command timed out|Reached the max retries per request|Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|^(NOREPLICAS|READONLY|LOADING|MASTERDOWN) /;
+/**
+ * PostgreSQL during a failover: connection exceptions (class 08), the server shutting down or
+ * still starting (57P01-57P03), a read-only transaction on a node that is not (or no longer) the primary.
+ */
+const PG_OUTAGE = /^(08...|57P0[123]|25006)$/;
 
 /**
  * A datastore or broker that is down or too slow (pg, ioredis, amqplib errors): the request is
@@ -117,8 +122,8 @@ const OUTAGE_MESSAGES =
 export function isDependencyOutage(error: unknown): boolean {
   const e = error as { code?: unknown; name?: unknown; message?: unknown } | undefined;
   if (!e) return false;
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
-  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || PG_OUTAGE.test(e.code))) return true;
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ReplicationError') return true;
   return typeof e.message === 'string' && OUTAGE_MESSAGES.test(e.message);
 }
 

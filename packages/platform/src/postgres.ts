@@ -24,6 +24,10 @@ export function createPgPool(connectionString: string, opts: PgOptions): pg.Pool
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor may a checked-out client between two queries (a transaction waiting on a broker
+  // confirm, say) when its server goes away — a failover terminates every session with 57P01.
+  // pg-pool listens only on idle clients; the error reaches the next query on this client.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -2,11 +2,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import amqplib from 'amqplib';
 import { createAmqp } from '../src/amqp.js';
-import { DEAD_LETTER_REASON_HEADER, EventConsumer, PermanentError, topologyNames } from '../src/consumer.js';
+import {
+  consumerQueues,
+  DEAD_LETTER_REASON_HEADER,
+  declareConsumerTopology,
+  EventConsumer,
+  PermanentError,
+  replaceEmptyClassicQueues,
+  topologyNames,
+} from '../src/consumer.js';
 import { EVENTS_EXCHANGE, type EventEnvelope } from '../src/events.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
-import { eventually, type TempVhost, tempVhost, testEvent } from '../src/testing.js';
+import { eventually, TEST_RABBIT_API, type TempVhost, tempVhost, testEvent } from '../src/testing.js';
 
 const logger = createLogger({ service: 'consumer-test', level: 'silent' });
 const QUEUE = 'consumer-test.events';
@@ -140,6 +148,63 @@ describe('EventConsumer (real RabbitMQ vhost)', () => {
       assert.ok(reasons.includes('message body is not JSON'), reasons.join(' | '));
     } finally {
       await ch.close();
+    }
+  });
+});
+
+describe('queues declared before they were quorum queues (real RabbitMQ vhost)', () => {
+  test('empty classic queues are replaced by quorum queues at start; one holding messages is kept', async () => {
+    const vhost = await tempVhost('classic');
+    const raw = await amqplib.connect(vhost.url);
+    const queue = 'migrating.events';
+    const names = topologyNames(queue, 2);
+    try {
+      // The topology as an earlier release declared it: classic queues; the DLQ holds a message.
+      const old = await raw.createConfirmChannel();
+      for (const name of [queue, names.deadLetterQueue, ...names.retryQueues])
+        await old.assertQueue(name, { durable: true });
+      old.sendToQueue(names.deadLetterQueue, Buffer.from('kept'));
+      await old.waitForConfirms();
+      await old.close();
+
+      const api = new URL(TEST_RABBIT_API);
+      const auth = Buffer.from(`${decodeURIComponent(api.username)}:${decodeURIComponent(api.password)}`);
+      const typeOf = async (name: string) => {
+        const res = await fetch(
+          new URL(`/api/queues/${encodeURIComponent(vhost.vhost)}/${encodeURIComponent(name)}`, api.origin),
+          {
+            headers: { authorization: `Basic ${auth.toString('base64')}` },
+            signal: AbortSignal.timeout(5000),
+          },
+        );
+        return ((await res.json()) as { type: string }).type;
+      };
+      const all = [queue, names.deadLetterQueue, ...names.retryQueues];
+      const queues = consumerQueues({ queue, retryDelaysMs: [100, 200] });
+
+      // One of them holds a message: nothing is touched, the declaration is refused as before.
+      await replaceEmptyClassicQueues(raw, queues, logger);
+      const ch = await raw.createConfirmChannel();
+      ch.on('error', () => {});
+      await declareConsumerTopology(ch, { queue, bindings: ['order.*'], retryDelaysMs: [100, 200] }).then(
+        () => assert.fail('a classic queue holding messages must still refuse the quorum declaration'),
+        (err: Error) => assert.match(err.message, /inequivalent arg/),
+      );
+      for (const name of all) assert.equal(await typeOf(name), 'classic', name);
+      const drain = await raw.createChannel();
+      assert.equal((await drain.checkQueue(names.deadLetterQueue)).messageCount, 1);
+
+      // Drained: all are replaced, and the declaration makes them quorum queues.
+      await drain.purgeQueue(names.deadLetterQueue);
+      await drain.close();
+      await replaceEmptyClassicQueues(raw, queues, logger);
+      const ch2 = await raw.createConfirmChannel();
+      await declareConsumerTopology(ch2, { queue, bindings: ['order.*'], retryDelaysMs: [100, 200] });
+      await ch2.close();
+      for (const name of all) assert.equal(await typeOf(name), 'quorum', name);
+    } finally {
+      await raw.close().catch(() => {});
+      await vhost.drop();
     }
   });
 });

@@ -83,3 +83,24 @@ test('every pool query is bounded by the statement timeout', async () => {
     await pool.end();
   }
 });
+
+test('a checked-out client whose session the server ends (as a failover does) does not crash the process', async () => {
+  const pool = createPgPool(db.url, { applicationName: 'terminated-test' });
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    // The client's protocol connection ends after the server's 57P01; by then the client has
+    // emitted its 'error' event, which would be an uncaught exception without a listener.
+    const ended = new Promise((resolve) =>
+      (client as unknown as { connection: NodeJS.EventEmitter }).connection.once('end', resolve),
+    );
+    await pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+    await ended;
+    await assert.rejects(client.query('SELECT 1'));
+  } finally {
+    client.release(true);
+  }
+  // The pool serves again on a fresh connection.
+  assert.equal((await pool.query('SELECT 1 AS one')).rows[0]?.one, 1);
+  await pool.end();
+});

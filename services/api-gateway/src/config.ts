@@ -1,4 +1,4 @@
-import { bool, httpUrl, local, millis, pem, redisUrl, z } from '@mdp/platform/config';
+import { bool, httpUrl, local, millis, pem, redisFailoverShape, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 /** Every default of the gateway's settings, in one place. */
@@ -25,7 +25,7 @@ export const definition = defineService({
   name: 'api-gateway',
   port: 8080,
   settings: {
-    REDIS_URL: redisUrl(),
+    ...redisFailoverShape(),
     USER_SERVICE_URL: httpUrl(),
     PRODUCT_SERVICE_URL: httpUrl(),
     ORDER_SERVICE_URL: httpUrl(),

@@ -1,3 +1,4 @@
+import { failoverOptions } from '@mdp/platform/redis';
 import { runService } from '@mdp/platform/service';
 import { connectRedis } from './adapters/redis.js';
 import { buildApp } from './app.js';
@@ -5,7 +6,7 @@ import { definition } from './config.js';
 
 await runService(definition, async (kit) => {
   const { config, lifecycle } = kit;
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config.REDIS_URL, failoverOptions(config));
   lifecycle.on('pools', 'redis', () => redis.quit());
   return buildApp({
     ...kit,

@@ -1,4 +1,4 @@
-import { amqpUrl, bool, local, pem, postgresUrl, redisUrl, z } from '@mdp/platform/config';
+import { amqpUrl, bool, local, pem, postgresUrl, redisFailoverShape, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
 const seconds = (def: number) =>
@@ -33,7 +33,12 @@ export const definition = defineService({
   migrations: { setting: 'DATABASE_URL', from: import.meta.url },
   settings: {
     DATABASE_URL: postgresUrl(),
-    REDIS_URL: redisUrl(),
+    ...redisFailoverShape(),
+    /**
+     * A refresh token is handed out only once this many Redis replicas hold it (Redis WAIT):
+     * 1 in production, so a primary lost right after the write loses no token. 0 = no wait.
+     */
+    REDIS_MIN_REPLICA_ACKS: z.coerce.number().int().min(0).max(5).default(0),
     AMQP_URL: amqpUrl(),
     /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
     JWT_PRIVATE_KEY: pem('PRIVATE KEY', 'ed25519'),

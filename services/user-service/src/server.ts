@@ -1,4 +1,5 @@
 import { startOutbox } from '@mdp/platform/outbox';
+import { failoverOptions } from '@mdp/platform/redis';
 import { runService } from '@mdp/platform/service';
 import { connectPostgres } from './adapters/postgres.js';
 import { connectRabbitMq } from './adapters/rabbitmq.js';
@@ -9,7 +10,7 @@ import { definition } from './config.js';
 await runService(definition, async (kit) => {
   const { config, lifecycle } = kit;
   const db = connectPostgres(config.DATABASE_URL);
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config.REDIS_URL, failoverOptions(config));
   const amqp = connectRabbitMq(config.AMQP_URL);
   startOutbox({ ...kit, pool: db, amqp });
   lifecycle.on('pools', 'rabbitmq', () => amqp.close());
@@ -24,6 +25,7 @@ await runService(definition, async (kit) => {
     refreshTokens: {
       ttlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
       familyTtlSeconds: config.REFRESH_FAMILY_TTL_SECONDS,
+      minReplicaAcks: config.REDIS_MIN_REPLICA_ACKS,
     },
     loginThrottle: {
       maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,

@@ -1,6 +1,10 @@
-import { connectRedis as connect } from '@mdp/platform/redis';
+import { connectRedis as connect, type RedisOptions } from '@mdp/platform/redis';
 
 /** Redis: rate-limit counters shared by every gateway replica, under the `gw:` key prefix. */
-export function connectRedis(url: string, keyPrefix = 'gw:') {
-  return connect(url, { keyPrefix });
+export function connectRedis(
+  url: string,
+  failover: Pick<RedisOptions, 'sentinels' | 'masterName'> = {},
+  keyPrefix = 'gw:',
+) {
+  return connect(url, { ...failover, keyPrefix });
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { waitForReplicas } from '@mdp/platform/redis';
 import type { Redis } from 'ioredis';
 import type { RefreshTokenStore, RotateResult } from '../domain/ports.js';
 
@@ -7,6 +8,12 @@ export interface RefreshTokenSettings {
   ttlSeconds: number;
   /** Absolute lifetime of a family (a login); no rotation extends it. */
   familyTtlSeconds: number;
+  /**
+   * Replicas that must hold a new token before it is handed out (Redis WAIT, within
+   * `replicaAckTimeoutMs`); 0 = the primary's acknowledgement is enough.
+   */
+  minReplicaAcks?: number;
+  replicaAckTimeoutMs?: number;
 }
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -47,6 +54,13 @@ export class RedisRefreshTokenStore implements RefreshTokenStore {
     const token = randomBytes(32).toString('base64url');
     const key = tokenKey(token);
     await this.redis.multi().hset(key, { uid: userId, fam: family, used: 0 }).pexpire(key, ttlMs).exec();
+    // WAIT covers every earlier write of this connection too: the family key, and the
+    // `used` mark of the token this one replaces.
+    await waitForReplicas(
+      this.redis,
+      this.settings.minReplicaAcks ?? 0,
+      this.settings.replicaAckTimeoutMs ?? 1000,
+    );
     return token;
   }
 
