@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createAmqp, DEAD_LETTER_EXCHANGE } from '@mdp/platform/amqp';
-import { declareConsumerTopology, topologyNames } from '@mdp/platform/consumer';
+import { consumerQueues, declareConsumerTopology, topologyNames } from '@mdp/platform/consumer';
 import { EVENTS_EXCHANGE } from '@mdp/platform/events';
 import { rabbitApi, tempVhost } from '@mdp/platform/testing';
 import type { ConfirmChannel } from 'amqplib';
@@ -36,18 +36,14 @@ test('definitions.json declares the contract: exchanges, each consumer queue, it
   for (const consumer of Object.values(CONSUMERS)) {
     const names = topologyNames(consumer.queue, consumer.retryDelaysMs.length);
     expectedQueues.push(names.queue, names.deadLetterQueue, ...names.retryQueues);
-    const queue = defs.queues.find((q) => q.name === consumer.queue);
-    assert.deepEqual(queue?.arguments, {
-      'x-dead-letter-exchange': DEAD_LETTER_EXCHANGE,
-      'x-dead-letter-routing-key': consumer.queue,
-    });
-    names.retryQueues.forEach((name, i) => {
-      assert.deepEqual(defs.queues.find((q) => q.name === name)?.arguments, {
-        'x-message-ttl': consumer.retryDelaysMs[i],
-        'x-dead-letter-exchange': '',
-        'x-dead-letter-routing-key': consumer.queue,
-      });
-    });
+    // Every queue exactly as the consumer declares it (quorum, dead-lettering, retry TTLs): an
+    // argument that differs would make the broker refuse the service's declaration.
+    for (const q of consumerQueues(consumer))
+      assert.deepEqual(
+        defs.queues.find((d) => d.name === q.name)?.arguments,
+        q.options.arguments,
+        `${q.name} arguments`,
+      );
     const bound = defs.bindings
       .filter((b) => b.source === EVENTS_EXCHANGE && b.destination === consumer.queue)
       .map((b) => b.routing_key);
