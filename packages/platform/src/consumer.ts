@@ -104,7 +104,7 @@ export async function declareConsumerTopology(
 }
 
 /** The queues of one consumer with their declaration options. */
-export function consumerQueues(opts: { queue: string; retryDelaysMs: number[] }) {
+export function consumerQueues(opts: { queue: string; retryDelaysMs: readonly number[] }) {
   const names = topologyNames(opts.queue, opts.retryDelaysMs.length);
   return [
     { name: names.deadLetterQueue, options: { durable: true, arguments: { ...QUORUM } } },
