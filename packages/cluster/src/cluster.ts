@@ -303,17 +303,24 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     writeFileSync(kwokConfig, await kwokStages());
 
     const { kubectl, kubectlOk } = kubectlFor(kubeconfig);
+    // What the controller-manager and the scheduler share: the admin identity, and their own
+    // health endpoint on a loopback port with a self-signed certificate.
+    const controllerArgs = (port: number, certDir: string) => [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${path.join(dir, certDir)}`,
+      '--leader-elect=false',
+      '--v=0',
+    ];
 
     const kcm = startProcess(
       'kube-controller-manager',
       bins.kcm,
       [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${kcmPort}`,
-        `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+        ...controllerArgs(kcmPort, 'kcm-certs'),
         `--root-ca-file=${pki.caCert}`,
         `--service-account-private-key-file=${pki.saKey}`,
         `--cluster-signing-cert-file=${pki.caCert}`,
@@ -321,26 +328,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
         `--cluster-cidr=${POD_CIDR}`,
         '--allocate-node-cidrs=true',
-        '--leader-elect=false',
         '--use-service-account-credentials=false',
         '--controllers=*',
-        '--v=0',
       ],
       { logFile: logFile('kube-controller-manager') },
     );
     const scheduler = startProcess(
       'kube-scheduler',
       bins.scheduler,
-      [
-        `--kubeconfig=${kubeconfig}`,
-        `--authentication-kubeconfig=${kubeconfig}`,
-        `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${schedPort}`,
-        `--cert-dir=${path.join(dir, 'scheduler-certs')}`,
-        '--leader-elect=false',
-        '--v=0',
-      ],
+      controllerArgs(schedPort, 'scheduler-certs'),
       { logFile: logFile('kube-scheduler') },
     );
     const kwok = startProcess(
