@@ -138,6 +138,8 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     const pod = await problemsAfter((items) => {
       const template = gw(items).spec.template;
       template.spec.hostNetwork = true;
+      // The namespace's default ServiceAccount (its own exists only once the dev overlay is applied).
+      delete template.spec.serviceAccountName;
       return [
         {
           resource: {
