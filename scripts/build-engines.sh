@@ -68,15 +68,17 @@ expand_ldflags() {
   printf '%s' "$ld"
 }
 
-# build_go ENTRY_TMP DIR LDFLAGS NAME=PKG...
+# build_go ENTRY_TMP DIR LDFLAGS ENV NAME=PKG...
 build_go() {
-  local out="$1" dir="$2" ld="$3"
-  shift 3
+  local out="$1" dir="$2" ld="$3" env="$4"
+  shift 4
   local spec name pkg
+  [ "$env" = "-" ] && env=""
   for spec in "$@"; do
     name="${spec%%=*}"
     pkg="${spec#*=}"
-    (cd "$dir" && go build -trimpath -ldflags "-s -w $ld" -o "$out/bin/$name" "$pkg")
+    # shellcheck disable=SC2086 # env is a list of NAME=value words
+    (cd "$dir" && env $env go build -trimpath -ldflags "-s -w $ld" -o "$out/bin/$name" "$pkg")
   done
 }
 
@@ -97,11 +99,11 @@ build_ocb() {
   rm -rf "$out/build"
 }
 
-# build_entry ENTRY_TMP DIR MODULE LDFLAGS BINARY...
+# build_entry ENTRY_TMP DIR MODULE LDFLAGS ENV BINARY...
 build_entry() {
-  local out="$1" dir="$2" module="$3" ld="$4"
-  shift 4
-  if [ "$module" = ocb ]; then build_ocb "$out" "$dir" "$@"; else build_go "$out" "$dir" "$ld" "$@"; fi
+  local out="$1" dir="$2" module="$3" ld="$4" env="$5"
+  shift 5
+  if [ "$module" = ocb ]; then build_ocb "$out" "$dir" "$@"; else build_go "$out" "$dir" "$ld" "$env" "$@"; fi
 }
 
 want() {
@@ -114,7 +116,7 @@ want() {
 
 started=$(date +%s)
 status=0
-while IFS=$'\t' read -r engine dir module binaries ldflags; do
+while IFS=$'\t' read -r engine dir module binaries ldflags env; do
   case "$engine" in '' | '#'* | engine) continue ;; esac
   want "$engine" "$@" || continue
   t0=$(date +%s)
@@ -126,6 +128,7 @@ while IFS=$'\t' read -r engine dir module binaries ldflags; do
     continue
   fi
   extra="$ldflags"
+  [ "$env" = "-" ] || extra="$extra env=$env"
   # A collector distribution also depends on the ocb that builds it.
   [ "$module" = ocb ] && extra="$extra ocb=$(readlink -f "$BIN_DIR/ocb" 2>/dev/null || echo none)"
   entry="$TOOLS_HOME/$engine-$version-$(engine_hash "$tdir" "$extra")"
@@ -139,7 +142,7 @@ while IFS=$'\t' read -r engine dir module binaries ldflags; do
       rm -rf "$tmp"
       mkdir -p "$tmp/bin"
       # shellcheck disable=SC2086 # binaries is a space-separated list
-      if build_entry "$tmp" "$tdir" "$module" "$(expand_ldflags "$ldflags" "$version")" $binaries; then
+      if build_entry "$tmp" "$tdir" "$module" "$(expand_ldflags "$ldflags" "$version")" "$env" $binaries; then
         rm -rf "$entry"
         mv "$tmp" "$entry"
         touch "$entry/.complete"
