@@ -53,7 +53,7 @@ describe('tools:versions', () => {
 
   test('the Kubernetes binaries report the pinned version', () => {
     const goMod = readFileSync(path.join(ROOT, 'tools/kubernetes/go.mod'), 'utf8');
-    const pinned = /^require k8s\.io\/kubernetes (v\S+)/m.exec(goMod)?.[1];
+    const pinned = /^\s*(?:require\s+)?k8s\.io\/kubernetes (v\S+)/m.exec(goMod)?.[1];
     assert.ok(pinned);
     const out = execFileSync(path.join(ROOT, '.tools/bin/kube-apiserver'), ['--version'], {
       encoding: 'utf8',
