@@ -8,8 +8,8 @@
 #   - redis-server / redis-tools: data nodes, Sentinels (redis-server --sentinel) and redis-cli;
 #   - rabbitmq-server: the nodes of the 3-node cluster (with Erlang's epmd).
 # The machine's own PostgreSQL, Redis and RabbitMQ come from the same packages and are left alone.
-# validate:k8s reads the operators' CRDs from their Go modules (packages/k8s-validate/src/
-# crd-schemas.ts downloads them through the Go module proxy when the cache lacks them).
+# validate:k8s installs the operators' CRDs into the local API server from their Go modules
+# (packages/cluster/src/crds.ts; downloaded through the Go module proxy when the cache lacks them).
 set -euo pipefail
 
 APT_PACKAGES+=(postgresql-15 pgbackrest haproxy redis-server redis-tools rabbitmq-server)

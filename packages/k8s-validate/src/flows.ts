@@ -4,7 +4,7 @@
  * connection needs both an egress allowance at the source and an ingress allowance at the
  * destination. Used to prove that the policies allow exactly the flows of the architecture.
  */
-import { selectorMatches } from './policies.js';
+import { selectorMatches } from './policy.js';
 import { type Located, operatorPods, podTemplate } from './resources.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered objects are free-form

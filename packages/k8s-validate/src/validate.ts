@@ -11,8 +11,7 @@ import {
   type Violation,
 } from './policies.js';
 import { type Render, renderTarget } from './render.js';
-import { type Located, resourceId } from './resources.js';
-import { validateStrict } from './schema.js';
+import type { Located } from './resources.js';
 
 /** What `npm run validate:k8s` renders: the three environments, Argo CD, the cluster issuers. */
 export const TARGETS = [
@@ -66,28 +65,12 @@ export async function serviceEnv(repoRoot: string): Promise<Record<string, Servi
   return out;
 }
 
-/** Schema problems of located objects, as violations of the rule `schema`. */
-export async function schemaProblems(items: Located[]): Promise<Problem[]> {
-  const out: Problem[] = [];
-  for (const item of items) {
-    for (const issue of await validateStrict(item.resource)) {
-      out.push({
-        rule: 'schema',
-        file: item.file,
-        resource: `${resourceId(item.resource)} (${item.target})`,
-        message: `${issue.path || '(object)'}: ${issue.message}`,
-      });
-    }
-  }
-  return out;
-}
-
-export async function checkItems(items: Located[], ctx: Omit<PolicyContext, 'items'>): Promise<Problem[]> {
-  return [...(await schemaProblems(items)), ...runRules({ ...ctx, items })];
+export function checkItems(items: Located[], ctx: Omit<PolicyContext, 'items'>): Problem[] {
+  return runRules({ ...ctx, items });
 }
 
 export async function validateRender(render: Render, repoRoot: string): Promise<TargetReport> {
-  const problems = await checkItems(render.items, {
+  const problems = checkItems(render.items, {
     serviceDirs: serviceDirs(repoRoot),
     externalSecrets: externalSecrets(repoRoot),
     serviceEnv: await serviceEnv(repoRoot),

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { allowedFlows, inCidr } from '../src/flows.js';
@@ -12,7 +10,7 @@ const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-servi
 
 describe('render', () => {
   for (const target of TARGETS) {
-    test(`${target} renders deterministically and passes schema and policies`, async () => {
+    test(`${target} renders deterministically and passes our policies`, async () => {
       const r = await rendered(target);
       assert.ok(r.items.length > 0);
       assert.equal(r.deterministic, true);
@@ -221,39 +219,10 @@ describe('validate:k8s command', () => {
       },
     );
 
-  test('passes on the repository and prints the figures', () => {
-    const res = run(repoRoot, 'deploy/overlays/dev');
+  // The server-side stage and a failing run: test/server.test.ts.
+  test('passes on the repository and prints the figures (offline stage)', () => {
+    const res = run(repoRoot, '--offline', 'deploy/overlays/dev');
     assert.equal(res.status, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /ok {3}deploy\/overlays\/dev: \d+ documents, deterministic, 0 problem\(s\)/);
-  });
-
-  test('fails on a typo in a base file, naming file, resource and rule', () => {
-    const tmp = mkdtempSync(path.join(tmpdir(), 'k8s-validate-cli-'));
-    try {
-      for (const d of ['deploy', 'databases', 'config', 'services'])
-        cpSync(path.join(repoRoot, d), path.join(tmp, d), {
-          recursive: true,
-          filter: (src) => !src.includes('node_modules'),
-        });
-      // The services' config schemas import their dependencies from the repository's node_modules.
-      symlinkSync(path.join(repoRoot, 'node_modules'), path.join(tmp, 'node_modules'));
-      const file = path.join(tmp, 'deploy/base/order-service/deployment.yaml');
-      writeFileSync(
-        file,
-        readFileSync(file, 'utf8').replace('revisionHistoryLimit: 5', 'revisionHistoryLimt: 5'),
-      );
-      const res = run(tmp, 'deploy/overlays/staging');
-      assert.equal(res.status, 1, res.stdout + res.stderr);
-      const lines = res.stdout.split('\n');
-      const at = lines.indexOf('file: deploy/base/order-service/deployment.yaml');
-      assert.ok(at >= 0, res.stdout);
-      assert.equal(lines[at + 1], 'resource: Deployment/mdp-staging/order-service (deploy/overlays/staging)');
-      assert.equal(
-        lines[at + 2],
-        'rule: schema: /spec/revisionHistoryLimt: unknown field (not in the schema)',
-      );
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
   });
 });

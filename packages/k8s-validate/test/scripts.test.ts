@@ -6,7 +6,6 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { Script } from 'node:vm';
 import { parseDocuments, type Resource } from '../src/resources.js';
-import { validateStrict } from '../src/schema.js';
 import { externalSecrets } from '../src/validate.js';
 import { repoRoot } from './helpers.js';
 
@@ -44,7 +43,7 @@ describe('Kubernetes shell scripts', () => {
     assert.equal(res.status, 0, res.stdout + res.stderr);
   });
 
-  test('create-secrets.sh makes exactly the documented external secrets, valid and consistent', async () => {
+  test('create-secrets.sh makes exactly the documented external secrets, valid and consistent', () => {
     const secrets = dryRunSecrets();
     const documented = externalSecrets(repoRoot);
     const expected = Object.keys(documented)
@@ -52,7 +51,6 @@ describe('Kubernetes shell scripts', () => {
       .sort();
     assert.deepEqual([...secrets.keys()].sort(), expected);
     for (const [name, s] of secrets) {
-      assert.deepEqual(await validateStrict(s), [], name);
       assert.equal(s.metadata.namespace, 'mdp-dev');
       assert.deepEqual(Object.keys(s.data ?? {}).sort(), [...(documented[name]?.keys ?? [])].sort(), name);
       for (const key of Object.keys(s.data ?? {}))
@@ -118,7 +116,7 @@ describe('Kubernetes shell scripts', () => {
     assert.notEqual(a, b);
   });
 
-  test('create-ghcr-secret.sh builds a dockerconfigjson for ghcr.io from env or stdin', async () => {
+  test('create-ghcr-secret.sh builds a dockerconfigjson for ghcr.io from env or stdin', () => {
     const script = path.join(repoRoot, 'scripts/k8s/create-ghcr-secret.sh');
     const fromEnv = execFileSync('bash', [script, 'mdp-staging', '--dry-run'], {
       encoding: 'utf8',
@@ -132,7 +130,6 @@ describe('Kubernetes shell scripts', () => {
     for (const out of [fromEnv, fromStdin]) {
       const [s] = parseDocuments(out);
       assert.ok(s);
-      assert.deepEqual(await validateStrict(s), []);
       assert.equal(s.type, 'kubernetes.io/dockerconfigjson');
       assert.equal(s.metadata.name, 'ghcr-pull-secret');
       const config = JSON.parse(decode(s, '.dockerconfigjson'));
