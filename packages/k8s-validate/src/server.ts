@@ -51,7 +51,10 @@ function problem(rule: string, item: Located, message: string): Violation {
   return { rule, file: item.file, resource: `${resourceId(item.resource)} (${item.target})`, message };
 }
 
-const yamlStream = (items: Located[]) => items.map((i) => stringify(i.resource)).join('---\n');
+// kubectl reads YAML 1.1, where an unquoted `on`, `off`, `yes` or `no` is a boolean: write 1.1
+// so such strings (e.g. PostgreSQL's `track_commit_timestamp: "on"`) keep their quotes.
+const toYaml = (doc: unknown) => stringify(doc, { version: '1.1' });
+const yamlStream = (items: Located[]) => items.map((i) => toYaml(i.resource)).join('---\n');
 
 /** `kind.group/name` as `kubectl -o name` prints it. */
 export function kubectlName(item: Located): string {
@@ -209,7 +212,7 @@ export function storageFor(items: Located[]): string {
       volumeBindingMode: 'Immediate',
     });
   }
-  return docs.map((d) => stringify(d)).join('---\n');
+  return docs.map(toYaml).join('---\n');
 }
 
 interface WorkloadStatus {
