@@ -1,6 +1,6 @@
 /**
  * databases/mongodb/init.js, run the way the mongodb-init Job runs it (`mongosh URI init.js`; mongosh
- * from the root devDependencies), against FerretDB v1 (<repo>/.tools/bin/ferretdb) on this machine's
+ * from the root devDependencies, npm `mongosh`), against FerretDB v1 (<repo>/.tools/bin/ferretdb) on this machine's
  * PostgreSQL: twice (idempotent), then the adapter reads its products and initialises on top of it.
  * FerretDB v1 has no collection validators and no text indexes, so those two steps of init.js are
  * switched off here (CATALOG_VALIDATORS=off, CATALOG_TEXT_INDEX=off) and stay unproven
@@ -12,17 +12,20 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type FerretDb, startFerretDb } from '@mdp/platform/testing';
-import { repoRoot } from '@mdp/platform/tools';
+import { repoRoot, toolPath } from '@mdp/platform/tools';
 import { MongoClient } from 'mongodb';
 import { MongoProductRepository } from '../src/adapters/mongodb.js';
 import { DEMO_PRODUCTS } from '../src/seed-data.js';
 
 const run = promisify(execFile);
 const root = repoRoot();
-const mongosh = path.join(root, 'node_modules', '.bin', 'mongosh');
+let mongosh = '';
 
 let ferret: FerretDb;
 before(async () => {
+  // .tools/bin/mongosh if the tool install provides one, else the npm devDependency (npm puts
+  // node_modules/.bin on the PATH of `npm test`).
+  mongosh = toolPath('mongosh');
   ferret = await startFerretDb('mongo_init');
 });
 after(async () => {
