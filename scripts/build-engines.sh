@@ -39,7 +39,10 @@ module_version() {
 
 engine_version() {
   local dir="$1" module="$2"
-  if [ "$module" = ocb ]; then
+  if [ "$module" = npm ]; then
+    # An npm tool: the exact version its package.json pins (the lockfile pins the rest).
+    echo "v$(sed -n 's/^ *"[^"]*": "\([0-9][^"]*\)".*/\1/p' "$dir/package.json" | head -n 1)"
+  elif [ "$module" = ocb ]; then
     echo "v$(awk '/^dist:/ { d = 1; next } /^[^ #]/ { d = 0 } d && $1 == "version:" { print $2; exit }' "$dir/builder-config.yaml")"
   else
     module_version "$dir" "$module"
@@ -51,7 +54,8 @@ engine_hash() {
   local dir="$1" extra="$2"
   {
     echo "recipe=$RECIPE go=$GO_VERSION extra=$extra"
-    (cd "$dir" && find . -type f \( -name 'go.mod' -o -name 'go.sum' -o -name '*.go' -o -name '*.yaml' \) -print0 |
+    (cd "$dir" && find . -type f \( -name 'go.mod' -o -name 'go.sum' -o -name '*.go' -o -name '*.yaml' \
+      -o -name 'package.json' -o -name 'package-lock.json' \) -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-12
 }
@@ -100,10 +104,27 @@ build_ocb() {
 }
 
 # build_entry ENTRY_TMP DIR MODULE LDFLAGS ENV BINARY...
+# build_npm ENTRY_TMP DIR NAME=BIN...: an npm tool from DIR's package.json and lockfile (npm ci,
+# no install scripts), each NAME linked to node_modules/.bin/BIN.
+build_npm() {
+  local out="$1" dir="$2"
+  shift 2
+  cp "$dir/package.json" "$dir/package-lock.json" "$out/"
+  (cd "$out" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) || return 1
+  local spec
+  for spec in "$@"; do
+    ln -sfn "../node_modules/.bin/${spec#*=}" "$out/bin/${spec%%=*}"
+  done
+}
+
 build_entry() {
   local out="$1" dir="$2" module="$3" ld="$4" env="$5"
   shift 5
-  if [ "$module" = ocb ]; then build_ocb "$out" "$dir" "$@"; else build_go "$out" "$dir" "$ld" "$env" "$@"; fi
+  case "$module" in
+    ocb) build_ocb "$out" "$dir" "$@" ;;
+    npm) build_npm "$out" "$dir" "$@" ;;
+    *) build_go "$out" "$dir" "$ld" "$env" "$@" ;;
+  esac
 }
 
 want() {

@@ -18,7 +18,9 @@ line() { # name version path
 
 while IFS=$'\t' read -r engine dir module binaries _; do
   case "$engine" in '' | '#'* | engine) continue ;; esac
-  if [ "$module" = ocb ]; then
+  if [ "$module" = npm ]; then
+    version="v$(sed -n 's/^ *"[^"]*": "\([0-9][^"]*\)".*/\1/p' "$ROOT/tools/$dir/package.json" | head -n 1)"
+  elif [ "$module" = ocb ]; then
     version="v$(awk '/^dist:/ { d = 1; next } /^[^ #]/ { d = 0 } d && $1 == "version:" { print $2; exit }' "$ROOT/tools/$dir/builder-config.yaml")"
   else
     version="$(awk -v m="$module" '($1 == "require" && $2 == m) { print $3; exit } ($1 == m && $2 ~ /^v/) { print $2; exit }' "$ROOT/tools/$dir/go.mod")"

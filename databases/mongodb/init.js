@@ -4,8 +4,14 @@
 // (or mount it in /docker-entrypoint-initdb.d/ of the official image). Idempotent.
 // Keep the validator and indexes in step with services/product-service/src/adapters/mongodb.ts
 // (whose init() applies the same ones), and the products with src/seed-data.ts.
+// services/product-service/test/mongodb-init.test.ts runs this file with mongosh (twice) against
+// FerretDB v1, which has no collection validators (create/collMod: NotImplemented) and no text
+// indexes: that test sets CATALOG_VALIDATORS=off and CATALOG_TEXT_INDEX=off. MongoDB 7 (the
+// mongodb-init Job) keeps both on, as they are when the variables are unset.
 
 const catalog = db.getSiblingDB('catalog');
+const withValidators = process.env.CATALOG_VALIDATORS !== 'off';
+const withTextIndex = process.env.CATALOG_TEXT_INDEX !== 'off';
 
 const productValidator = {
   $jsonSchema: {
@@ -47,16 +53,23 @@ for (const [name, validator] of [
   ['products', productValidator],
   ['stock_reservations', reservationValidator],
 ]) {
-  if (existing.includes(name)) catalog.runCommand({ collMod: name, validator, validationLevel: 'strict' });
-  else catalog.createCollection(name, { validator, validationLevel: 'strict', validationAction: 'error' });
+  if (!withValidators) {
+    if (!existing.includes(name)) catalog.createCollection(name);
+  } else if (existing.includes(name)) {
+    catalog.runCommand({ collMod: name, validator, validationLevel: 'strict' });
+  } else {
+    catalog.createCollection(name, { validator, validationLevel: 'strict', validationAction: 'error' });
+  }
 }
 
 catalog.products.createIndex({ sku: 1 }, { name: 'sku_unique', unique: true });
 catalog.products.createIndex({ category: 1, _id: 1 }, { name: 'category_id' });
-catalog.products.createIndex(
-  { name: 'text', description: 'text' },
-  { name: 'text_search', weights: { name: 3, description: 1 } },
-);
+if (withTextIndex) {
+  catalog.products.createIndex(
+    { name: 'text', description: 'text' },
+    { name: 'text_search', weights: { name: 3, description: 1 } },
+  );
+}
 catalog.stock_reservations.createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updated' });
 
 const now = new Date();

@@ -5,12 +5,15 @@
  *    (Debian's docker-registry) on 127.0.0.1;
  *  - pulls them back by the names the Kubernetes manifests use (ghcr.io/OWNER/<service>:sha-<7 hex>,
  *    ghcr.io remapped to the local registry by a registries.conf of this run);
+ *  - signs every image by digest with cosign (a key pair made here, no transparency log) and attests
+ *    a CycloneDX SBOM made by Trivy from the pushed image; verification passes for them and fails
+ *    for an unsigned image and for a signed tag moved to a changed image (tests/containers/signing.ts);
  *  - runs the migrations, then every service with podman as non-root, read-only root filesystem,
  *    no capabilities, --network host against this machine's PostgreSQL, Redis and RabbitMQ,
  *    until /readyz answers 200; then SIGTERM: each exits 0 within the 10 s shutdown timeout.
  *
  * Needs root and podman, buildah, skopeo, runc, docker-registry plus the stand-in base images:
- * scripts/install-tools.d/images.sh installs them. It installs nothing itself, and a missing tool
+ * scripts/install-tools.d/images.sh installs them; cosign and trivy: scripts/install-tools.sh. It installs nothing itself, and a missing tool
  * FAILS the test (it never skips).
  */
 import assert from 'node:assert/strict';
@@ -20,7 +23,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '@mdp/platform/testing';
+import { toolPath } from '@mdp/platform/tools';
 import { shopJourney } from '../e2e/journey.js';
+import { attestedStatements, createSigner } from './signing.js';
 import {
   containerEnv,
   createStack,
@@ -66,6 +71,8 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       [],
       `missing tools: ${missing.join(', ')} — run scripts/install-tools.d/images.sh`,
     );
+    // cosign and trivy: <repo>/.tools/bin (scripts/install-tools.sh), else PATH; missing throws.
+    for (const engine of ['cosign', 'trivy']) toolPath(engine);
     assert.equal(process.getuid?.(), 0, 'the container test runs rootful podman: run it as root');
     // The stand-in bases' names are defined once, in scripts/lib/containers-env.sh.
     const bases = await mustRun('bash', [
@@ -199,6 +206,74 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       );
       pulledRefs.set(s, ref);
     }
+  });
+
+  it('signs every image and attests its SBOM; verification fails for an unsigned and a re-tagged, changed image', async (t) => {
+    const signer = await createSigner(work);
+    const at = (s: string) => `${registryAddr}/${OWNER}/${s}@${pushedDigests.get(s)}`;
+    let started = Date.now();
+    for (const s of services) {
+      const sbom = await signer.signAndAttest(at(s));
+      assert.equal(sbom.bomFormat, 'CycloneDX');
+      // Read from the image: the service's production npm packages are in it.
+      assert.ok(
+        sbom.components?.some((c) => c.name === 'fastify'),
+        `${s}: the SBOM lists fastify`,
+      );
+    }
+    t.diagnostic(
+      `sign + SBOM + attest, ${services.length} images: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+
+    started = Date.now();
+    for (const s of services) {
+      for (const ref of [at(s), `${registryAddr}/${OWNER}/${s}:${sha}`]) {
+        const v = await signer.verify(ref);
+        assert.equal(v.code, 0, `cosign verify ${ref}\n${v.stderr}`);
+      }
+      const a = await signer.verifyAttestation(at(s));
+      assert.equal(a.code, 0, `cosign verify-attestation ${at(s)}\n${a.stderr}`);
+      const statements = attestedStatements(a.stdout);
+      assert.equal(statements.length, 1, `${s}: one SBOM attestation`);
+      const [st] = statements;
+      assert.equal(st?.predicateType, 'https://cyclonedx.org/bom');
+      assert.equal(`sha256:${st?.subject[0]?.digest.sha256}`, pushedDigests.get(s), `${s}: attested digest`);
+      assert.ok(st?.predicate.components?.some((c) => c.name === 'fastify'));
+    }
+    t.diagnostic(
+      `verify + verify-attestation, ${services.length} images: ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+
+    // An image nobody signed (the stand-in runtime base, pushed as is).
+    const unsigned = `${registryAddr}/${OWNER}/unsigned:1`;
+    await mustRun('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      'containers-storage:localhost/mdp-base/node-runtime:20-bookworm',
+      `docker://${unsigned}`,
+    ]);
+    const u = await signer.verify(unsigned);
+    assert.notEqual(u.code, 0, 'an unsigned image must not verify');
+    assert.match(u.stderr, /no signatures found/);
+
+    // A signed tag moved to a changed image (one label added): the tag no longer verifies, while the
+    // signed digest still does.
+    const [first] = services;
+    assert.ok(first);
+    const tag = `${registryAddr}/${OWNER}/${first}:0.0.1`;
+    const ctr = await mustRun('buildah', ['from', '--pull=never', tag]);
+    await mustRun('buildah', ['config', '--label', 'io.mdp.changed=true', ctr]);
+    await mustRun('buildah', ['commit', '--quiet', '--rm', ctr, tag]);
+    await mustRun('podman', ['push', '--quiet', '--tls-verify=false', tag]);
+    const moved = JSON.parse(await mustRun('skopeo', ['inspect', '--tls-verify=false', `docker://${tag}`]))
+      .Digest as string;
+    assert.notEqual(moved, pushedDigests.get(first), 'the tag now names another image');
+    const c = await signer.verify(tag);
+    assert.notEqual(c.code, 0, 'a re-tagged, changed image must not verify');
+    assert.match(c.stderr, /no signatures found/);
+    assert.notEqual((await signer.verifyAttestation(tag)).code, 0);
+    assert.equal((await signer.verify(at(first))).code, 0, 'the signed digest still verifies');
   });
 
   it('images are hardened: numeric non-root user, production env, OCI labels, no shell, at most 45 MB over the base', async (t) => {

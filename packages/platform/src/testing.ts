@@ -3,12 +3,14 @@
  * Every suite gets its own database / key prefix / vhost, so suites never collide and
  * can run in parallel; each helper's `drop()` removes what it created.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { local } from './config.js';
 import type { EventEnvelope } from './events.js';
 import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
+import { toolPath } from './tools.js';
 
 export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? local.postgres('postgres');
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? local.redis;
@@ -149,4 +151,62 @@ export function freePort(): Promise<number> {
 /** An event envelope for the kit's own tests (services build theirs with `@mdp/contracts/events`). */
 export function testEvent<T>(type: string, data: T): EventEnvelope<T> {
   return { specversion: '1.0', id: randomUUID(), type, source: 'test', time: new Date().toISOString(), data };
+}
+
+export interface FerretDb {
+  /** mongodb://127.0.0.1:PORT/ — pick a database name per suite (FerretDB keeps it as a schema). */
+  url: string;
+  /** The PostgreSQL database behind it (created for this instance, dropped by `stop`). */
+  backend: TempDatabase;
+  /** What FerretDB printed so far (for failure messages). */
+  log(): string;
+  /** Stops FerretDB (SIGTERM, then SIGKILL after 10 s) and drops its PostgreSQL database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * FerretDB v1 (a MongoDB wire-protocol server; <repo>/.tools/bin/ferretdb, built by
+ * scripts/install-tools.sh) on a port of its own choosing on 127.0.0.1, over a fresh database of
+ * this machine's PostgreSQL. Resolves once it logs the address it listens on.
+ */
+export async function startFerretDb(prefix = 'ferretdb'): Promise<FerretDb> {
+  const bin = toolPath('ferretdb');
+  const backend = await tempDatabase(prefix);
+  let out = '';
+  const child = spawn(
+    bin,
+    ['--listen-addr=127.0.0.1:0', '--log-level=info', `--postgresql-url=${backend.url}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await backend.drop();
+  };
+  try {
+    const addr = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('FerretDB did not listen within 30 s')), 30_000);
+      const onData = (chunk: Buffer) => {
+        out = (out + chunk.toString()).slice(-64 * 1024);
+        const m = /Listening on TCP (127\.0\.0\.1:[0-9]+)/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('error', reject);
+      exited.then((code) => reject(new Error(`FerretDB exited with ${code} before listening`)));
+    });
+    return { url: `mongodb://${addr}/`, backend, log: () => out, stop };
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${out.slice(-3000)}`);
+  }
 }

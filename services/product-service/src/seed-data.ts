@@ -2,7 +2,8 @@ import type { Product } from './domain/product.js';
 
 /**
  * The demo catalog. The same products (same ids) are in databases/postgresql/seed.sql and
- * databases/mongodb/init.js; test/seed.test.ts checks that the three agree.
+ * databases/mongodb/init.js; test/mongodb-init.test.ts checks that init.js's agree with these
+ * (no test compares seed.sql yet).
  */
 export const DEMO_PRODUCTS: Product[] = [
   [

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Collection, type Db, MongoClient, MongoServerError } from 'mongodb';
+import { type Collection, type Db, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
 import type {
   ListQuery,
   NewProduct,
@@ -40,7 +40,7 @@ const toProduct = (d: ProductDoc): Product => ({
 
 /**
  * The same validator and indexes as databases/mongodb/init.js, so a fresh database works
- * even when init.js was not run (init() is idempotent).
+ * even when init.js was not run (ensureSchema() is idempotent).
  */
 export const PRODUCT_VALIDATOR = {
   $jsonSchema: {
@@ -68,6 +68,18 @@ export const PRODUCT_VALIDATOR = {
 const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
 
 /**
+ * MongoDB features the adapter's `ensureSchema()` uses that a MongoDB-compatible server may refuse.
+ * Production (MongoDB 7) keeps both on. FerretDB v1 answers NotImplemented (code 238) to both,
+ * so its test turns them off — and `list({ q })` then fails on such a server (no `$text`).
+ */
+export interface MongoFeatures {
+  /** Create `products` with the $jsonSchema validator (default true). */
+  validator?: boolean;
+  /** Create the `text_search` text index behind `list({ q })` (default true). */
+  textIndex?: boolean;
+}
+
+/**
  * MongoDB database `catalog` (production), official driver. Stock changes are single-document
  * atomic `$inc` with a `stock >= n` guard (never below zero, no transaction needed); a
  * multi-line reservation that fails part-way gives back what it took before answering.
@@ -79,7 +91,10 @@ export class MongoProductRepository implements ProductRepository {
   private readonly products: Collection<ProductDoc>;
   private readonly reservations: Collection<ReservationDoc>;
 
-  constructor(url: string) {
+  private readonly features: Required<MongoFeatures>;
+
+  constructor(url: string, features: MongoFeatures = {}) {
+    this.features = { validator: true, textIndex: true, ...features };
     this.client = new MongoClient(url, {
       appName: 'product-service',
       serverSelectionTimeoutMS: 3000,
@@ -106,16 +121,26 @@ export class MongoProductRepository implements ProductRepository {
     // (databases/mongodb/init.js, run with admin rights, owns changes: the service's user has
     // readWrite only, which does not include collMod).
     if (!existing.has('products'))
-      await this.db.createCollection('products', { validator: PRODUCT_VALIDATOR });
-    await this.products.createIndexes([
+      await this.db.createCollection(
+        'products',
+        this.features.validator ? { validator: PRODUCT_VALIDATOR } : {},
+      );
+    // One index per createIndexes call: the same on MongoDB, and FerretDB v1.24 drops the
+    // connection (a server-side panic) when one call re-declares two or more existing indexes.
+    const indexes: IndexDescription[] = [
       { key: { sku: 1 }, name: 'sku_unique', unique: true },
       { key: { category: 1, _id: 1 }, name: 'category_id' },
-      {
-        key: { name: 'text', description: 'text' },
-        name: 'text_search',
-        weights: { name: 3, description: 1 },
-      },
-    ]);
+      ...(this.features.textIndex
+        ? [
+            {
+              key: { name: 'text', description: 'text' },
+              name: 'text_search',
+              weights: { name: 3, description: 1 },
+            } satisfies IndexDescription,
+          ]
+        : []),
+    ];
+    for (const spec of indexes) await this.products.createIndexes([spec]);
     await this.reservations.createIndexes([{ key: { status: 1, updatedAt: 1 }, name: 'status_updated' }]);
   }
 
