@@ -47,13 +47,16 @@ describe('MongoDB adapter', () => {
 
   if (!external) {
     test('FerretDB v1 refuses validators, collMod, text indexes and $text: that part stays unproven here', async () => {
-      const { repo, url, drop } = await open();
-      const full = new MongoProductRepository(url); // every feature on, as in production
+      const { repo, drop } = await open();
+      // Every feature on, as in production, on a database of its own (open() already made the
+      // collection in its database, so ensureSchema() would not create it there).
+      const fullUrl = new URL(base);
+      fullUrl.pathname = `/${uniqueName('catalog_full')}`;
+      const full = new MongoProductRepository(fullUrl.toString());
       const refused = (code: number) => (err: unknown) =>
         err instanceof MongoServerError && err.code === code;
       try {
         await assert.rejects(full.ensureSchema(), refused(238)); // create with `validator`: NotImplemented
-        await repo.ensureSchema();
         await repo.create(sample({ name: 'Espresso grinder' }));
         await assert.rejects(
           repo.db.command({ collMod: 'products', validator: PRODUCT_VALIDATOR }),
@@ -68,6 +71,7 @@ describe('MongoDB adapter', () => {
         await assert.rejects(repo.list({ q: 'grinder', limit: 10 }), refused(2)); // unknown operator $text
       } finally {
         await full.close();
+        await dropDb(fullUrl.toString());
         await repo.close();
         await drop();
       }
