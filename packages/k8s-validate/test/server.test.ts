@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -53,10 +62,15 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
   test('every render and every datastore is accepted; the dev overlay becomes ready', async () => {
     const renders = await Promise.all(TARGETS.map((t) => rendered(t)));
     const dbRenders = await Promise.all(databaseTargets(repoRoot).map((t) => rendered(t)));
+    // Every datastore folder with a kustomization is judged (single and HA variants alike).
     assert.deepEqual(
-      dbRenders.map((r) => r.target),
-      ['databases/mongodb', 'databases/postgresql', 'databases/rabbitmq', 'databases/redis'],
+      dbRenders.map((r) => r.target).sort(),
+      readdirSync(path.join(repoRoot, 'databases'))
+        .filter((d) => existsSync(path.join(repoRoot, 'databases', d, 'kustomization.yaml')))
+        .map((d) => `databases/${d}`)
+        .sort(),
     );
+    assert.ok(dbRenders.length >= 8, 'mongodb, postgresql(-ha), rabbitmq(-ha), redis(-ha, -cache)');
     const stage = await runServerStage(cluster.kubectl, renders, dbRenders);
     assert.deepEqual(stage.namespaceProblems, []);
     for (const r of stage.reports) {
