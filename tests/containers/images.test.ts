@@ -250,7 +250,7 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
       'copy',
       '--quiet',
       '--dest-tls-verify=false',
-      'containers-storage:localhost/mdp-base/node-runtime:20-bookworm',
+      `containers-storage:${runtimeBaseRef}`,
       `docker://${unsigned}`,
     ]);
     const u = await signer.verify(unsigned);
