@@ -2,12 +2,12 @@
 // `npm test`: Node's built-in test runner over every test file of the repo — unit tests next to
 // the code (*.test.ts), integration tests in services/*/test and packages/*/test, end-to-end
 // tests in tests/. `node --test` expands the glob itself (and skips node_modules).
-//   npm test                              all of them
+//   npm test                              all of them (after the set-up below)
 //   npm test -- platform/src journey      only the test files whose path contains one of these
 //   npm run test:unit                     the unit tests only (*.test.ts under packages/*/src and
 //                                         services/*/src), with every datastore address pointing
 //                                         nowhere: a unit test that needs one fails
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 // The tests run on the project's pinned Node.js LTS (.node-version), which `npm test` puts first
@@ -23,6 +23,20 @@ const ALL = '{packages,services,tests,scripts}/**/*.test.{ts,mjs}';
 const UNIT = '{packages,services}/*/src/**/*.test.ts';
 
 const unit = process.argv.includes('--unit');
+
+// The README's test line does its own set-up on a fresh machine: PostgreSQL, Redis and RabbitMQ
+// checked (started when down), Debian packages and the Go engines installed when missing. Both
+// scripts are idempotent and take seconds when everything is there. The unit run needs none of
+// it; MDP_SKIP_SETUP=1 skips it (for a caller that has just run them, e.g. .ci/run).
+if (!unit && process.env.MDP_SKIP_SETUP !== '1') {
+  for (const script of ['scripts/ensure-services.sh', 'scripts/install-tools.sh']) {
+    const setup = spawnSync('bash', [script], { stdio: 'inherit' });
+    if (setup.status !== 0) {
+      console.error(`run-tests: ${script} failed (exit ${setup.status ?? setup.signal})`);
+      process.exit(1);
+    }
+  }
+}
 const filters = process.argv.slice(2).filter((a) => a !== '--unit');
 let targets = [unit ? UNIT : ALL];
 if (filters.length) {

@@ -13,7 +13,7 @@
  * postgres://postgres@127.0.0.1:5432), DATABASE_PREFIX (prepended to every database name; for
  * throw-away runs), REDIS_URL, AMQP_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { local } from '@mdp/platform/config';
@@ -117,6 +117,13 @@ async function stopAll(code: number): Promise<never> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  // On this kind of machine the datastores are local: start any that is down (idempotent,
+  // seconds when all run). Skipped when the addresses point elsewhere or MDP_SKIP_SETUP=1.
+  const localStores = !process.env.DATABASE_HOST_URL && !process.env.REDIS_URL && !process.env.AMQP_URL;
+  if (localStores && process.env.MDP_SKIP_SETUP !== '1') {
+    const setup = spawnSync('bash', [path.join(ROOT, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
+    if (setup.status !== 0) say('ensure-services.sh could not start every datastore; checking what runs…');
+  }
   say('checking PostgreSQL, Redis and RabbitMQ…');
   await checkDependencies();
   const services = await loadServices();
