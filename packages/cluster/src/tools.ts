@@ -1,53 +1,24 @@
 /**
- * Where the engines are: the binaries that scripts/install-tools.sh builds from the pinned Go
- * modules of tools/ and links into <repo>/.tools/bin, and the machine's own kubectl, openssl
- * and go. A missing one is an error that names the install command, never a silent skip.
+ * The cluster's view of the engines (the lookup itself is @mdp/platform/tools) and of the Go
+ * modules they are pinned by: versions from tools/<dir>/go.mod, module folders in Go's cache.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '@mdp/platform/paths';
+import { INSTALL_COMMAND, MissingToolError, toolPath, toolsBin } from '@mdp/platform/tools';
 
+export { INSTALL_COMMAND, MissingToolError };
 export const REPO_ROOT = path.resolve(packageRoot(import.meta.url), '../..');
-export const INSTALL_COMMAND = 'bash scripts/install-tools.sh';
 /** Where install-tools links the engines (MDP_TOOLS_BIN overrides it). */
-export const TOOLS_BIN = process.env.MDP_TOOLS_BIN ?? path.join(REPO_ROOT, '.tools/bin');
-
-export class MissingToolError extends Error {
-  override name = 'MissingToolError';
-}
-
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const TOOLS_BIN = toolsBin();
 
 /** Absolute path of an engine built by install-tools (kube-apiserver, etcd, kwok, ...). */
-export function engine(name: string): string {
-  const file = path.join(TOOLS_BIN, name);
-  if (!executable(file)) {
-    throw new MissingToolError(
-      `${name} is not installed (${file} is missing): run \`${INSTALL_COMMAND}\`, which builds the engines pinned in tools/engines.tsv`,
-    );
-  }
-  return file;
-}
-
-const SYSTEM_FALLBACKS: Record<string, string[]> = { go: ['/usr/local/go/bin/go'] };
+export const engine = toolPath;
 
 /** Absolute path of a program of the machine (kubectl, openssl, go). */
-export function systemTool(name: string): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && executable(path.join(dir, name))) return path.join(dir, name);
-  }
-  for (const file of SYSTEM_FALLBACKS[name] ?? []) if (executable(file)) return file;
-  throw new MissingToolError(`${name} is not on this machine: run \`${INSTALL_COMMAND}\``);
-}
+export const systemTool = toolPath;
 
 /** The version of `module` that a go.mod under tools/ requires (the one place it is pinned). */
 export function pinnedVersion(toolsDir: string, module: string): string {
