@@ -14,7 +14,7 @@ import { AppError, type ErrorBody, type ErrorMap } from './errors.js';
 import type { Health } from './health.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { type OpenApiInfo, registerOpenApi } from './openapi.js';
+import { ErrorResponseSchema, type OpenApiInfo, registerOpenApi } from './openapi.js';
 
 export interface ServiceInfo {
   service: string;
@@ -197,6 +197,9 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     trustProxy: opts.trustOneProxy ? (_address: string, hop: number) => hop === 0 : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as HttpApp;
+
+  // The one error schema every route's documented error answers reference (openapi.ts).
+  app.addSchema(ErrorResponseSchema);
 
   const { body, rest } = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
