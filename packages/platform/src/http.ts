@@ -208,6 +208,10 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Only origin-form targets (`/path?query`): no service here is a forward proxy, and an
+    // absolute-form one (`GET https://host/path`) would otherwise reach routes as a bogus path.
+    if (!request.raw.url?.startsWith('/'))
+      throw new AppError(400, 'BAD_REQUEST', 'the request target must be a path (origin-form), not a URL');
   });
 
   app.addHook('onResponse', async (request, reply) => {
