@@ -243,3 +243,19 @@ test('an absolute-form request target (GET https://host/path) is a 400 in the er
     await app.close();
   }
 });
+
+test('errors Fastify answers before routing (bad percent-escape, over-long parameter) are in the error shape', async () => {
+  const { app } = testApp({
+    routes: (scope) =>
+      scope.get('/things/:id', { schema: {} }, async (request) => ({
+        id: (request.params as { id: string }).id,
+      })),
+  });
+  for (const url of ['/things/%zz', '/things/%C0%AF', `/things/${'a'.repeat(300)}`]) {
+    const res = await app.inject({ url });
+    assert.equal(res.statusCode, 400, url);
+    assert.equal(res.json().error.code, 'BAD_REQUEST', url);
+    assert.ok(res.json().error.requestId);
+    assert.ok(res.headers['x-request-id']);
+  }
+});

@@ -196,6 +196,15 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     return503OnClosing: true,
     trustProxy: opts.trustOneProxy ? (_address: string, hop: number) => hop === 0 : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors Fastify answers before routing (a malformed percent-escape, a path parameter over
+    // maxParamLength): in the contract's error shape like every other 4xx.
+    frameworkErrors: (error, request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'malformed request URL';
+      const r = reply as unknown as FastifyReply;
+      r.header('x-request-id', request.id);
+      void r.code(400).send(errorBody(request as FastifyRequest, 'BAD_REQUEST', message));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as HttpApp;
 
   // The one error schema every route's documented error answers reference (openapi.ts).

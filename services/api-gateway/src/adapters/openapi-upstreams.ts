@@ -90,7 +90,12 @@ export class CombinedDocs {
     const paths: Record<string, Record<string, unknown>> = {};
     const schemas: Record<string, unknown> = {};
     const tags = new Map<string, { name: string }>();
-    for (const [name, doc] of this.docs) {
+    // In the routing table's order (not the order the fetches finished): the same document every time.
+    const docs = (Object.keys(this.opts.upstreams) as UpstreamName[]).flatMap((name) => {
+      const doc = this.docs.get(name);
+      return doc ? [[name, doc] as const] : [];
+    });
+    for (const [name, doc] of docs) {
       for (const [p, item] of Object.entries(doc.paths ?? {})) {
         if (!PUBLIC_PREFIXES[name].some((prefix) => p === prefix.replace(/\/$/, '') || p.startsWith(prefix)))
           continue;
@@ -101,13 +106,15 @@ export class CombinedDocs {
         if (k in schemas && !isDeepStrictEqual(schemas[k], v)) schemas[`${name}.${k}`] = v;
         else schemas[k] = v;
       }
+    }
+    // The tags the public operations use (not product-service's `internal`).
+    for (const [, doc] of docs)
       for (const t of doc.tags ?? []) {
-        const used = Object.keys(paths).some((p) =>
-          Object.values(paths[p] ?? {}).some((op) => (op as { tags?: string[] }).tags?.includes(t.name)),
+        const used = Object.values(paths).some((item) =>
+          Object.values(item).some((op) => (op as { tags?: string[] }).tags?.includes(t.name)),
         );
         if (used) tags.set(t.name, t);
       }
-    }
     const note = this.missing.length
       ? `\n\nNot available right now: ${this.missing.map((m) => `${m}-service`).join(', ')}.`
       : '';

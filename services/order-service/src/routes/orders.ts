@@ -159,6 +159,8 @@ export function orderRoutes(
           summary: 'Cancel an order (owner or admin); its stock is released',
           tag: 'orders',
           access: 'bearer',
+          // No body is read, but a POST may carry one: an unsupported or oversized one is refused.
+          body: true,
           responses: { 200: OrderSchema },
           errors: {
             404: notFound,
