@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type ApiClient, createApiClient } from '@mdp/api-client';
 import { eventually } from '@mdp/platform/testing';
+import { apiClientCli } from './cli.js';
 import {
   checkedInDocument,
   type OpenApiDoc,
@@ -181,6 +182,53 @@ describe('the shop end to end, through the gateway', { timeout: 300_000 }, () =>
     });
     assert.match(raw, /^HTTP\/1\.1 400 /);
     assert.match(raw, /"code":"BAD_REQUEST"/);
+  });
+
+  test('npm run smoke: the short journey passes (exit 0, JSON summary last); a gateway that is not there fails (exit 1)', async () => {
+    const ok = await apiClientCli('smoke', ['--base-url', stack.gateway]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(ok.last.ok, true);
+    assert.equal((ok.last.steps as unknown[]).length, 7);
+    const down = await apiClientCli('smoke', ['--base-url', 'http://127.0.0.1:1']);
+    assert.equal(down.code, 1, down.stdout + down.stderr);
+    assert.equal(down.last.ok, false);
+    assert.equal(down.last.failed, 'register');
+    assert.equal((await apiClientCli('smoke', [])).code, 2, 'no --base-url is a usage error');
+  });
+
+  test('npm run loadtest (short): p50/p99 per group and error rate, exit code = the SLO gate verdict', async (t) => {
+    const run = await apiClientCli('loadtest', [
+      '--base-url',
+      stack.gateway,
+      '--duration',
+      '2',
+      '--rate',
+      '5',
+      '--json',
+    ]);
+    const result = run.last as {
+      pass: boolean;
+      errorRate: number;
+      failures: string[];
+      groups: { group: string; requests: number; errors: number; p50Ms: number; p99Ms: number }[];
+      cleanup: { ordersPlaced: number; ordersCancelled: number };
+    };
+    t.diagnostic(run.stdout.split('\n').slice(0, 7).join('\n'));
+    assert.deepEqual(
+      result.groups.map((g) => g.group),
+      ['catalog', 'auth', 'orders', 'notifications'],
+    );
+    for (const g of result.groups) {
+      assert.ok(g.requests > 0, g.group);
+      assert.equal(g.errors, 0, `${g.group}: ${run.stdout}`);
+      assert.ok(g.p99Ms >= g.p50Ms && g.p50Ms > 0, g.group);
+    }
+    assert.equal(result.errorRate, 0);
+    // The verdict is the figures' (p99 on this shared machine decides it), and the exit code is the verdict.
+    assert.equal(run.code, result.pass ? 0 : 1, run.stdout + run.stderr);
+    assert.equal(result.pass, result.failures.length === 0);
+    assert.ok(result.cleanup.ordersPlaced > 0);
+    assert.equal(result.cleanup.ordersCancelled, result.cleanup.ordersPlaced, 'the stock came back');
   });
 
   test('malformed input to every public operation: never a 5xx, every 4xx documented and in the error shape', async (t) => {
