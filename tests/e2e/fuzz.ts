@@ -110,6 +110,9 @@ function caseArbitrary(pathTemplate: string, method: string, op: Operation): fc.
   });
 }
 
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const UNSIGNED_TOKEN = `${b64({ alg: 'none' })}.${b64({ sub: 'nobody', role: 'admin' })}.`;
+
 export interface FuzzReport {
   cases: number;
   failures: string[];
@@ -142,8 +145,10 @@ export async function fuzzOperations(opts: {
       const headers: Record<string, string> = {};
       if (c.contentType && c.body !== undefined) headers['content-type'] = c.contentType;
       if (c.auth === 'valid') headers.authorization = `Bearer ${opts.token}`;
-      if (c.auth === 'garbage') headers.authorization = 'Bearer eyJhbGciOiJub25lIn0.e30.';
-      if (c.auth === 'malformed') headers.authorization = 'Basic Zm9vOmJhcg==';
+      // An unsigned token (alg none) and a scheme the API does not take, made here from plain text.
+      if (c.auth === 'garbage') headers.authorization = `Bearer ${UNSIGNED_TOKEN}`;
+      if (c.auth === 'malformed')
+        headers.authorization = `Basic ${Buffer.from('user:wrong').toString('base64')}`;
       if (c.idempotencyKey !== undefined && op.operationId === 'placeOrder')
         headers['idempotency-key'] = c.idempotencyKey;
       const label = `${op.operationId} ${method.toUpperCase()} ${url.slice(opts.gateway.length, 200)} body=${JSON.stringify(c.body?.slice(0, 80))} auth=${c.auth} ct=${c.contentType}`;
