@@ -38,6 +38,7 @@ export function orderRoutes(
   app.post(
     '/orders',
     {
+      config: { featureFlag: 'orders.create' },
       onRequest: auth.authenticate,
       schema: {
         tags: ['orders'],
@@ -77,6 +78,7 @@ export function orderRoutes(
   app.get(
     '/orders',
     {
+      config: { featureFlag: 'orders.list' },
       onRequest: auth.authenticate,
       schema: {
         tags: ['orders'],
@@ -112,8 +114,10 @@ export function orderRoutes(
       response: { 200: OrderSchema },
     },
   };
-  app.get('/orders/:id', oneOrder, async (request) => orders.get(userOf(request), request.params.id));
-  app.post('/orders/:id/cancel', oneOrder, async (request) =>
+  app.get('/orders/:id', { ...oneOrder, config: { featureFlag: 'orders.read' } }, async (request) =>
+    orders.get(userOf(request), request.params.id),
+  );
+  app.post('/orders/:id/cancel', { ...oneOrder, config: { featureFlag: 'orders.cancel' } }, async (request) =>
     orders.cancel(userOf(request), request.params.id),
   );
 }

@@ -13,6 +13,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.get(
     '/products',
     {
+      config: { featureFlag: 'products.list' },
       schema: {
         tags: ['products'],
         querystring: Type.Object({
@@ -34,7 +35,10 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
 
   app.get(
     '/products/:id',
-    { schema: { tags: ['products'], params: Type.Object({ id: Id }), response: { 200: ProductSchema } } },
+    {
+      config: { featureFlag: 'products.read' },
+      schema: { tags: ['products'], params: Type.Object({ id: Id }), response: { 200: ProductSchema } },
+    },
     async (request) => {
       const product = await catalog.get(request.params.id);
       if (!product) throw notFound(`no product ${request.params.id}`);
@@ -45,6 +49,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.post(
     '/products',
     {
+      config: { featureFlag: 'products.create' },
       onRequest: admin,
       schema: {
         tags: ['products'],
@@ -59,6 +64,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.patch(
     '/products/:id',
     {
+      config: { featureFlag: 'products.update' },
       onRequest: admin,
       schema: {
         tags: ['products'],

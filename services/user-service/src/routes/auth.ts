@@ -11,6 +11,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/register',
     {
+      config: { featureFlag: 'auth.register' },
       schema: {
         tags: ['auth'],
         summary: 'Create a customer account',
@@ -24,6 +25,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/login',
     {
+      config: { featureFlag: 'auth.login' },
       schema: {
         tags: ['auth'],
         summary: 'Sign in: an access token (15 min) and a refresh token',
@@ -37,6 +39,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/refresh',
     {
+      config: { featureFlag: 'auth.refresh' },
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
@@ -50,6 +53,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/logout',
     {
+      config: { featureFlag: 'auth.logout' },
       preHandler: deps.auth.authenticate,
       schema: {
         tags: ['auth'],
