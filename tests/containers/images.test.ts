@@ -366,6 +366,28 @@ describe('container images: build, push, pull, run hardened, stop on SIGTERM', {
     t.diagnostic(`journey against the containers in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
+  it('the api-gateway image carries the smoke test (@mdp/api-client): it passes against the containers', async (t) => {
+    const st = stack as Stack;
+    // The exact in-image command of packages/api-client/README.md (the delivery smoke Job's).
+    const { code, stdout, stderr } = await run('podman', [
+      'run',
+      '--rm',
+      ...HARDENED,
+      image('api-gateway'),
+      '/app/packages/api-client/dist/src/smoke.js',
+      '--base-url',
+      st.gatewayUrl,
+    ]);
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
+    t.diagnostic(`in-image smoke: exit ${code}, ${summary.steps?.length ?? 0} steps`);
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.equal(summary.ok, true);
+    assert.deepEqual(
+      summary.steps.map((s: { name: string }) => s.name),
+      ['register', 'login', 'list products', 'place order', 'read order', 'cancel order', 'read me'],
+    );
+  });
+
   it('on SIGTERM every container exits 0 within the 10 s shutdown timeout (image default drain 3 s)', async (t) => {
     const results = await (stack as Stack).stop();
     for (const r of results) {

@@ -1,15 +1,18 @@
 /**
- * The shop journey through the gateway only: register → login → browse and search → order →
- * order visible → notification visible → cancel → stock restored. Shared by the process-level
- * end-to-end suite (tests/e2e/journey.test.ts) and the container suite (tests/containers).
- * Needs the demo catalog (product-service's seed) loaded.
+ * The shop journey through the gateway only, with the generated typed client (@mdp/api-client):
+ * register → login → browse and search → order → order visible → notification visible → cancel →
+ * stock restored. Shared by the process-level end-to-end suite (tests/e2e/journey.test.ts, where
+ * the client validates every response against the OpenAPI document) and the container suite
+ * (tests/containers). Needs the demo catalog (product-service's seed) loaded.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { type ApiClient, bearer, createApiClient } from '@mdp/api-client';
 import { eventually } from '@mdp/platform/testing';
 
 export type Api = (path: string, init?: RequestInit & { token?: string }) => Promise<Response>;
 
+/** Raw fetch through the gateway, for what the typed client does not express (wrong inputs, headers). */
 export function gatewayApi(gateway: string): Api {
   return (path, init = {}) => {
     const headers = new Headers(init.headers);
@@ -19,106 +22,81 @@ export function gatewayApi(gateway: string): Api {
   };
 }
 
-export function journeyHelpers(api: Api) {
-  const json = async <T = Record<string, unknown>>(res: Response, status: number): Promise<T> => {
-    const text = await res.text();
-    assert.equal(res.status, status, text);
-    return JSON.parse(text) as T;
-  };
+/** `data` of a call that must answer `status` (the error body otherwise, in the assertion message). */
+export async function expectStatus<T>(
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+  status: number,
+): Promise<T> {
+  const { data, error, response } = await call;
+  assert.equal(response.status, status, JSON.stringify(error ?? data));
+  return data as T;
+}
 
+export function journeyHelpers(client: ApiClient) {
   async function signUp() {
     const email = `e2e-${randomUUID()}@example.test`;
     const password = `pw-${randomBytes(9).toString('base64url')}`;
-    const user = await json<{ id: string; role: string }>(
-      await api('/api/auth/register', {
-        method: 'POST',
-        body: JSON.stringify({ email, password, name: 'Eve' }),
-      }),
+    const user = await expectStatus(
+      client.POST('/api/auth/register', { body: { email, password, name: 'Eve' } }),
       201,
     );
     assert.equal(user.role, 'customer');
-    const login = await json<{ accessToken: string }>(
-      await api('/api/auth/login', { method: 'POST', body: JSON.stringify({ email, password }) }),
-      200,
-    );
+    const login = await expectStatus(client.POST('/api/auth/login', { body: { email, password } }), 200);
     return { user, token: login.accessToken };
   }
-  return { json, signUp };
+  return { signUp };
 }
 
-export async function shopJourney(gateway: string): Promise<void> {
-  const api = gatewayApi(gateway);
-  const { json, signUp } = journeyHelpers(api);
+export async function shopJourney(gateway: string, client?: ApiClient): Promise<void> {
+  const api = client ?? createApiClient({ baseUrl: gateway });
+  const { signUp } = journeyHelpers(api);
+  const products = (query: { q?: string; category?: string; limit?: number; cursor?: string }) =>
+    expectStatus(api.GET('/api/products', { params: { query } }), 200);
+  const product = (id: string) =>
+    expectStatus(api.GET('/api/products/{id}', { params: { path: { id } } }), 200);
   const { token } = await signUp();
+  const auth = bearer(token);
 
-  const page = await json<{
-    items: { id: string; name: string; stock: number }[];
-    nextCursor: string | null;
-  }>(await api('/api/products?limit=5'), 200);
+  const page = await products({ limit: 5 });
   assert.equal(page.items.length, 5);
   assert.ok(page.nextCursor);
-  const next = await json<{ items: { id: string }[] }>(
-    await api(`/api/products?limit=5&cursor=${page.nextCursor}`),
-    200,
-  );
+  const next = await products({ limit: 5, cursor: page.nextCursor });
   assert.ok(next.items.every((p) => !page.items.some((q) => q.id === p.id)));
-  const found = await json<{ items: { id: string; name: string }[] }>(
-    await api('/api/products?q=keyboard'),
-    200,
-  );
+  const found = await products({ q: 'keyboard' });
   assert.deepEqual(
     found.items.map((p) => p.name),
     ['Mechanical keyboard'],
   );
-  const byCategory = await json<{ items: { category: string }[] }>(
-    await api('/api/products?category=audio'),
-    200,
-  );
+  const byCategory = await products({ category: 'audio' });
   assert.ok(byCategory.items.length >= 1 && byCategory.items.every((p) => p.category === 'audio'));
   const productId = found.items[0]?.id as string;
-  const before = await json<{ stock: number; price: { amount: number; currency: string } }>(
-    await api(`/api/products/${productId}`),
-    200,
-  );
+  const before = await product(productId);
 
   const key = randomUUID();
   const placeOrder = () =>
-    api('/api/orders', {
-      method: 'POST',
-      token,
-      headers: { 'idempotency-key': key },
-      body: JSON.stringify({ items: [{ productId, quantity: 2 }] }),
+    api.POST('/api/orders', {
+      headers: { ...auth.headers, 'idempotency-key': key },
+      body: { items: [{ productId, quantity: 2 }] },
     });
-  const order = await json<{ id: string; status: string; total: { amount: number; currency: string } }>(
-    await placeOrder(),
-    201,
-  );
+  const order = await expectStatus(placeOrder(), 201);
   assert.equal(order.status, 'confirmed');
   assert.deepEqual(order.total, { amount: before.price.amount * 2, currency: before.price.currency });
-  const replay = await json<{ id: string }>(await placeOrder(), 201);
+  const replay = await expectStatus(placeOrder(), 201);
   assert.equal(replay.id, order.id, 'Idempotency-Key replay returns the first order');
-  assert.equal(
-    (await json<{ stock: number }>(await api(`/api/products/${productId}`), 200)).stock,
-    before.stock - 2,
-  );
+  assert.equal((await product(productId)).stock, before.stock - 2);
 
-  const mine = await json<{ items: { id: string }[] }>(await api('/api/orders', { token }), 200);
+  const mine = await expectStatus(api.GET('/api/orders', auth), 200);
   assert.deepEqual(
     mine.items.map((o) => o.id),
     [order.id],
   );
-  await json(await api(`/api/orders/${order.id}`, { token }), 200);
+  const byId = { params: { path: { id: order.id } } };
+  await expectStatus(api.GET('/api/orders/{id}', { ...byId, ...auth }), 200);
   const stranger = await signUp();
-  assert.equal((await api(`/api/orders/${order.id}`, { token: stranger.token })).status, 404);
-  assert.equal((await api('/api/orders')).status, 401);
+  await expectStatus(api.GET('/api/orders/{id}', { ...byId, ...bearer(stranger.token) }), 404);
+  await expectStatus(api.GET('/api/orders'), 401);
 
-  const notifications = async () =>
-    (
-      await json<{ items: { type: string; channel: string; status: string }[] }>(
-        await api('/api/notifications', { token }),
-        200,
-      )
-    ).items;
+  const notifications = async () => (await expectStatus(api.GET('/api/notifications', auth), 200)).items;
   await eventually(
     async () => {
       const types = (await notifications()).map((n) => n.type);
@@ -128,15 +106,9 @@ export async function shopJourney(gateway: string): Promise<void> {
     200,
   );
 
-  const cancelled = await json<{ status: string }>(
-    await api(`/api/orders/${order.id}/cancel`, { method: 'POST', token }),
-    200,
-  );
+  const cancelled = await expectStatus(api.POST('/api/orders/{id}/cancel', { ...byId, ...auth }), 200);
   assert.equal(cancelled.status, 'cancelled');
-  assert.equal(
-    (await json<{ stock: number }>(await api(`/api/products/${productId}`), 200)).stock,
-    before.stock,
-  );
+  assert.equal((await product(productId)).stock, before.stock);
   await eventually(
     async () => (await notifications()).some((n) => n.type === 'order_cancellation'),
     15_000,
@@ -145,9 +117,6 @@ export async function shopJourney(gateway: string): Promise<void> {
   const all = await notifications();
   assert.ok(all.every((n) => n.status === 'sent' && n.channel === 'log'));
   // Someone else sees only their own (their welcome), never this user's orders.
-  const theirs = await json<{ items: { type: string }[] }>(
-    await api('/api/notifications', { token: stranger.token }),
-    200,
-  );
+  const theirs = await expectStatus(api.GET('/api/notifications', bearer(stranger.token)), 200);
   assert.ok(theirs.items.every((n) => n.type === 'welcome'));
 }

@@ -7,6 +7,7 @@
 export const PUBLIC_ERRORS = {
   // Generic answers of the HTTP factory (any service).
   BAD_REQUEST: 400,
+  INVALID_CURSOR: 400,
   INVALID_JSON: 400,
   VALIDATION_FAILED: 400,
   UNAUTHORIZED: 401,

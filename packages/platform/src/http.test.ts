@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { AppError } from './errors.js';
@@ -211,4 +212,50 @@ test('errors of a datastore failing over are outages (503), other database error
     assert.equal(isDependencyOutage(e), true, String((e as { code?: string }).code ?? e.message));
   for (const e of [pg('23505'), pg('22P02'), new Error('boom'), new Error('ERR wrong number of arguments')])
     assert.equal(isDependencyOutage(e), false, e.message);
+});
+
+test('an absolute-form request target (GET https://host/path) is a 400 in the error shape, not a 500', async () => {
+  const { app } = testApp({
+    routes: (scope) => scope.get('/things', { schema: {} }, async () => ({ ok: true })),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const { port } = app.server.address() as import('node:net').AddressInfo;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(
+          'GET https://shop.example/things HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n',
+        ),
+      );
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => {
+        data += chunk;
+      });
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.error.code, 'BAD_REQUEST');
+    assert.ok(body.error.requestId);
+  } finally {
+    await app.close();
+  }
+});
+
+test('errors Fastify answers before routing (bad percent-escape, over-long parameter) are in the error shape', async () => {
+  const { app } = testApp({
+    routes: (scope) =>
+      scope.get('/things/:id', { schema: {} }, async (request) => ({
+        id: (request.params as { id: string }).id,
+      })),
+  });
+  for (const url of ['/things/%zz', '/things/%C0%AF', `/things/${'a'.repeat(300)}`]) {
+    const res = await app.inject({ url });
+    assert.equal(res.statusCode, 400, url);
+    assert.equal(res.json().error.code, 'BAD_REQUEST', url);
+    assert.ok(res.json().error.requestId);
+    assert.ok(res.headers['x-request-id']);
+  }
 });

@@ -15,7 +15,7 @@ import { type Flags, featureGate } from './flags.js';
 import type { Health } from './health.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { type OpenApiInfo, registerOpenApi } from './openapi.js';
+import { ErrorResponseSchema, type OpenApiInfo, registerOpenApi } from './openapi.js';
 
 export interface ServiceInfo {
   service: string;
@@ -203,7 +203,19 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     return503OnClosing: true,
     trustProxy: opts.trustOneProxy ? (_address: string, hop: number) => hop === 0 : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors Fastify answers before routing (a malformed percent-escape, a path parameter over
+    // maxParamLength): in the contract's error shape like every other 4xx.
+    frameworkErrors: (error, request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'malformed request URL';
+      const r = reply as unknown as FastifyReply;
+      r.header('x-request-id', request.id);
+      void r.code(400).send(errorBody(request as FastifyRequest, 'BAD_REQUEST', message));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as HttpApp;
+
+  // The one error schema every route's documented error answers reference (openapi.ts).
+  app.addSchema(ErrorResponseSchema);
 
   const { body, rest } = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -212,6 +224,10 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Only origin-form targets (`/path?query`): no service here is a forward proxy, and an
+    // absolute-form one (`GET https://host/path`) would otherwise reach routes as a bogus path.
+    if (!request.raw.url?.startsWith('/'))
+      throw new AppError(400, 'BAD_REQUEST', 'the request target must be a path (origin-form), not a URL');
   });
 
   // The one kill-switch gate: every route declaring `config.featureFlag` is checked per request.

@@ -390,5 +390,21 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     assert.ok(doc.paths['/api/users/me'].patch);
     assert.ok(!Object.keys(doc.paths).some((p) => p.includes('internal') || p.includes('healthz')));
     assert.match(doc.info.description, /Not available right now: .*order-service/);
+    // The gateway's part: servers, and its own answers on every operation by reference to the one error schema.
+    assert.deepEqual(doc.servers, [{ url: '/', description: 'the api-gateway serving this document' }]);
+    const login = doc.paths['/api/auth/login'].post;
+    assert.equal(login.operationId, 'login');
+    assert.deepEqual(login.security, []);
+    for (const status of ['400', '429', '502', '504'])
+      assert.deepEqual(
+        login.responses[status]?.content['application/json'].schema,
+        { $ref: '#/components/schemas/ErrorResponse' },
+        status,
+      );
+    assert.ok(doc.components.schemas.ErrorResponse);
+    assert.ok(!Object.keys(doc.components.schemas).some((k) => k.endsWith('.ErrorResponse')), 'kept once');
+    assert.ok(
+      doc.tags.some((t: { name: string; description?: string }) => t.name === 'auth' && t.description),
+    );
   });
 });

@@ -69,7 +69,13 @@ export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer
   });
   const app = createHttpApp({
     ...deps,
-    openapi: { title: 'notification-service', description: 'Notifications sent to the signed-in user' },
+    openapi: {
+      title: 'notification-service',
+      description: 'Notifications sent to the signed-in user',
+      tags: [
+        { name: 'notifications', description: 'What the shop told the signed-in user, on which channel' },
+      ],
+    },
     routes: (scope) => notificationRoutes(scope, { store, auth: deps.auth }),
   });
   return { app, consumer };

@@ -34,7 +34,11 @@ export function buildApp(deps: AppDeps): { app: HttpApp; orders: Orders } {
   const app = createHttpApp({
     ...deps,
     errors: errorMap,
-    openapi: { title: 'order-service', description: 'Orders' },
+    openapi: {
+      title: 'order-service',
+      description: 'Orders',
+      tags: [{ name: 'orders', description: "The signed-in user's orders: place, read, cancel" }],
+    },
     routes: (scope) => orderRoutes(scope, { orders, auth: deps.auth, faults, metrics: deps.metrics }),
   });
   return { app, orders };

@@ -1,7 +1,7 @@
 import { publicError } from '@mdp/contracts/errors';
 import type { ErrorMap } from '@mdp/platform/errors';
 import { InvalidTransitionError, MixedCurrencyError } from './domain/order.js';
-import { IdempotencyKeyReusedError, OrderNotFoundError } from './domain/orders.js';
+import { IdempotencyKeyReusedError, InvalidCursorError, OrderNotFoundError } from './domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from './domain/ports.js';
 import { FaultInjectedError } from './faults.js';
 
@@ -16,6 +16,7 @@ export const errorMap: ErrorMap = (err) => {
   if (err instanceof OrderNotFoundError) return publicError('NOT_FOUND', err.message);
   if (err instanceof InvalidTransitionError) return publicError('INVALID_TRANSITION', err.message);
   if (err instanceof IdempotencyKeyReusedError) return publicError('IDEMPOTENCY_KEY_REUSED', err.message);
+  if (err instanceof InvalidCursorError) return publicError('INVALID_CURSOR', err.message);
   if (err instanceof MixedCurrencyError) return publicError('MIXED_CURRENCY', err.message);
   if (err instanceof FaultInjectedError) return publicError('FAULT_INJECTED', err.message);
   return undefined;

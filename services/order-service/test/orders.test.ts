@@ -264,6 +264,16 @@ describe('order-service against a real product-service process, PostgreSQL and R
       cursor = body.nextCursor;
     } while (cursor);
     assert.deepEqual(seen, all, 'the pages together are the whole list, in order, once each');
+    // A cursor this API did not make is a 400 in the error shape, not an empty page.
+    for (const garbage of ['garbage', Buffer.from('2026-01-01|nope').toString('base64url')]) {
+      const bad = await app.inject({
+        method: 'GET',
+        url: `/orders?cursor=${garbage}`,
+        headers: { authorization: auth.bob },
+      });
+      assert.equal(bad.statusCode, 400, garbage);
+      assert.equal(bad.json().error.code, 'INVALID_CURSOR');
+    }
     const theirs = await app.inject({
       method: 'GET',
       url: '/orders',

@@ -48,6 +48,10 @@ export function buildApp(deps: AppDeps): HttpApp {
     openapi: {
       title: 'product-service',
       description: 'The catalog, and stock reservations for order-service',
+      tags: [
+        { name: 'products', description: 'The catalog: browse and search (anyone), change (admin)' },
+        { name: 'internal', description: 'Stock reservations for order-service (never through the gateway)' },
+      ],
     },
     routes: (scope) => {
       productRoutes(scope, { catalog, auth: deps.auth });

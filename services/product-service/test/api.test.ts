@@ -174,6 +174,12 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
       url: `/products?category=${category}&limit=2&cursor=${b1.nextCursor}`,
     });
     assert.equal(p2.json().items.length, 2);
+    // A cursor this API did not make is a 400 in the error shape, not an empty page.
+    for (const garbage of ['garbage', 'Zm9vYmFy', encodeURIComponent('%%%'), `${b1.nextCursor}x`]) {
+      const bad = await app.inject({ method: 'GET', url: `/products?limit=2&cursor=${garbage}` });
+      assert.equal(bad.statusCode, 400, garbage);
+      assert.equal(bad.json().error.code, 'INVALID_CURSOR');
+    }
     const search = await app.inject({ method: 'GET', url: `/products?q=bookshelf&category=${category}` });
     assert.deepEqual(
       search.json().items.map((p: { name: string }) => p.name),

@@ -66,7 +66,14 @@ export function buildApp(deps: AppDeps): HttpApp {
     ...deps,
     trustOneProxy: deps.trustProxy ?? defaults.TRUST_PROXY,
     errors: errorMap,
-    openapi: { title: 'user-service', description: 'Accounts, sign-in and tokens' },
+    openapi: {
+      title: 'user-service',
+      description: 'Accounts, sign-in and tokens',
+      tags: [
+        { name: 'auth', description: 'Accounts and tokens: register, sign in, refresh, sign out' },
+        { name: 'users', description: 'The signed-in user' },
+      ],
+    },
     routes: (scope) => {
       authRoutes(scope, { users, auth });
       userRoutes(scope, { users, auth });

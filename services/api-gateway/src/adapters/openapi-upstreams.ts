@@ -1,4 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '@mdp/platform/logger';
+import { ERROR_SCHEMA_ID, type ErrorStatus, errorResponse } from '@mdp/platform/openapi';
 import { PUBLIC_PREFIXES, type UpstreamName } from '../domain/routing.js';
 
 interface OpenApiDoc {
@@ -6,7 +8,30 @@ interface OpenApiDoc {
   info?: Record<string, unknown>;
   paths?: Record<string, Record<string, unknown>>;
   components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
-  tags?: { name: string }[];
+  tags?: { name: string; description?: string }[];
+  servers?: { url: string; description?: string }[];
+}
+
+/** What the gateway itself can answer on every proxied operation, whatever the service says. */
+const GATEWAY_ERRORS: ErrorStatus[] = [429, 502, 504];
+const ERROR_REF = { $ref: `#/components/schemas/${ERROR_SCHEMA_ID}` };
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
+
+/** Adds the gateway's own error answers to each operation of a path item (a copy). */
+function withGatewayErrors(item: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [method, op] of Object.entries(item)) {
+    if (!METHODS.has(method) || typeof op !== 'object' || op === null) {
+      out[method] = op;
+      continue;
+    }
+    const responses = { ...((op as { responses?: Record<string, unknown> }).responses ?? {}) };
+    for (const status of GATEWAY_ERRORS)
+      responses[String(status)] ??= errorResponse(status, undefined, ERROR_REF);
+    const sorted = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+    out[method] = { ...op, responses: sorted };
+  }
+  return out;
 }
 
 export interface CombinedDocsOptions {
@@ -65,16 +90,31 @@ export class CombinedDocs {
     const paths: Record<string, Record<string, unknown>> = {};
     const schemas: Record<string, unknown> = {};
     const tags = new Map<string, { name: string }>();
-    for (const [name, doc] of this.docs) {
+    // In the routing table's order (not the order the fetches finished): the same document every time.
+    const docs = (Object.keys(this.opts.upstreams) as UpstreamName[]).flatMap((name) => {
+      const doc = this.docs.get(name);
+      return doc ? [[name, doc] as const] : [];
+    });
+    for (const [name, doc] of docs) {
       for (const [p, item] of Object.entries(doc.paths ?? {})) {
         if (!PUBLIC_PREFIXES[name].some((prefix) => p === prefix.replace(/\/$/, '') || p.startsWith(prefix)))
           continue;
-        paths[`/api${p}`] = item;
+        paths[`/api${p}`] = withGatewayErrors(item);
       }
-      for (const [k, v] of Object.entries(doc.components?.schemas ?? {}))
-        schemas[k in schemas ? `${name}.${k}` : k] = v;
-      for (const t of doc.tags ?? []) tags.set(t.name, t);
+      // Shared schemas (the error schema) are the same in every service: kept once.
+      for (const [k, v] of Object.entries(doc.components?.schemas ?? {})) {
+        if (k in schemas && !isDeepStrictEqual(schemas[k], v)) schemas[`${name}.${k}`] = v;
+        else schemas[k] = v;
+      }
     }
+    // The tags the public operations use (not product-service's `internal`).
+    for (const [, doc] of docs)
+      for (const t of doc.tags ?? []) {
+        const used = Object.values(paths).some((item) =>
+          Object.values(item).some((op) => (op as { tags?: string[] }).tags?.includes(t.name)),
+        );
+        if (used) tags.set(t.name, t);
+      }
     const note = this.missing.length
       ? `\n\nNot available right now: ${this.missing.map((m) => `${m}-service`).join(', ')}.`
       : '';
@@ -83,8 +123,10 @@ export class CombinedDocs {
       info: {
         title: 'MDP shop public API',
         version: this.opts.version,
-        description: `Every call goes through the api-gateway. Errors are {"error":{"code","message","requestId"}}.${note}`,
+        description: `Every call goes through the api-gateway. Errors are {"error":{"code","message","requestId"}} (schema ErrorResponse); every answer carries x-request-id.${note}`,
       },
+      // Relative: the document is served by the gateway it describes, whatever its public address.
+      servers: [{ url: '/', description: 'the api-gateway serving this document' }],
       paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
       components: {
         schemas,

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { createLogger } from '@mdp/platform/logger';
 import { FakeInventory, FakeOrderStore } from '../../test/fakes.js';
 import { InvalidTransitionError, transition } from './order.js';
-import { IdempotencyKeyReusedError, OrderNotFoundError, Orders } from './orders.js';
+import { IdempotencyKeyReusedError, InvalidCursorError, OrderNotFoundError, Orders } from './orders.js';
 import { InventoryUnavailableError, StockRefusedError } from './ports.js';
 
 const logger = createLogger({ service: 'order-service', level: 'silent' });
@@ -208,6 +208,6 @@ describe('listing', () => {
     } while (cursor);
     assert.deepEqual(new Set(seen), new Set(ids));
     assert.equal(seen.length, 5);
-    assert.deepEqual((await orders.list(alice, { limit: 2, cursor: 'garbage' })).items, []);
+    await assert.rejects(orders.list(alice, { limit: 2, cursor: 'garbage' }), InvalidCursorError);
   });
 });

@@ -16,6 +16,14 @@ export class OrderNotFoundError extends Error {
   }
 }
 
+/** A pagination cursor this API did not hand out (a 400, not an empty page). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('the cursor is not one this API returned; start again without it');
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export class IdempotencyKeyReusedError extends Error {
   constructor() {
     super('this Idempotency-Key was used with a different request');
@@ -147,9 +155,17 @@ export class Orders {
   ): Promise<{ items: Order[]; nextCursor: string | null }> {
     let after: { createdAt: string; id: string } | undefined;
     if (opts.cursor) {
-      const [createdAt, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
-      if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id))
-        return { items: [], nextCursor: null };
+      const text = Buffer.from(opts.cursor, 'base64url').toString('utf8');
+      const [createdAt, id, extra] = text.split('|');
+      if (
+        !createdAt ||
+        !id ||
+        extra !== undefined ||
+        Number.isNaN(Date.parse(createdAt)) ||
+        !/^[0-9a-f-]{36}$/.test(id) ||
+        Buffer.from(text).toString('base64url') !== opts.cursor
+      )
+        throw new InvalidCursorError();
       after = { createdAt, id };
     }
     const rows = await this.deps.store.listByUser(actor.id, { limit: opts.limit + 1, after });

@@ -3,7 +3,7 @@ import { OrderLine } from '@mdp/contracts/events';
 import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import type { Metrics } from '@mdp/platform/metrics';
-import { bearerSecurity } from '@mdp/platform/openapi';
+import { operation } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import type { Orders } from '../domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from '../domain/ports.js';
@@ -27,6 +27,11 @@ const outcomeOf = (err: unknown) =>
         ? 'fault_injected'
         : 'failed';
 
+const OrderPage = Type.Object({
+  items: Type.Array(OrderSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'the next page, or null at the end' }),
+});
+
 export function orderRoutes(
   app: HttpApp,
   deps: { orders: Orders; auth: RouteAuth; faults: FaultInjector; metrics: Metrics },
@@ -41,8 +46,26 @@ export function orderRoutes(
       config: { featureFlag: 'orders.create' },
       onRequest: auth.authenticate,
       schema: {
-        tags: ['orders'],
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'placeOrder',
+          summary: 'Place an order (prices come from the catalog); Idempotency-Key makes retries safe',
+          tag: 'orders',
+          access: 'bearer',
+          body: true,
+          responses: { 201: OrderSchema },
+          errors: {
+            409: [['INSUFFICIENT_STOCK', 'not enough stock for a line']],
+            422: [
+              ['UNKNOWN_PRODUCT', 'a line names no product of the catalog'],
+              ['IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was used for another request'],
+              ['MIXED_CURRENCY', 'the products are priced in different currencies'],
+            ],
+            503: [
+              ['PRODUCT_SERVICE_UNAVAILABLE', 'the catalog is unavailable; retry'],
+              ['DEPENDENCY_UNAVAILABLE', 'a datastore is unavailable; retry after Retry-After'],
+            ],
+          },
+        }),
         headers: Type.Object({
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         }),
@@ -58,7 +81,6 @@ export function orderRoutes(
           },
           { additionalProperties: false },
         ),
-        response: { 201: OrderSchema },
       },
     },
     async (request, reply) => {
@@ -81,23 +103,28 @@ export function orderRoutes(
       config: { featureFlag: 'orders.list' },
       onRequest: auth.authenticate,
       schema: {
-        tags: ['orders'],
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'listOrders',
+          summary: "The caller's orders, newest first, a page at a time",
+          tag: 'orders',
+          access: 'bearer',
+          responses: { 200: OrderPage },
+          errors: {
+            400: [
+              ['VALIDATION_FAILED', 'a query parameter is out of range'],
+              ['INVALID_CURSOR', 'the cursor is not one this API returned'],
+            ],
+          },
+        }),
         querystring: Type.Object({
-          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: {
-          200: Type.Object({
-            items: Type.Array(OrderSchema),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-        },
       },
     },
     async (request) => {
       const page = await orders.list(userOf(request), {
-        limit: request.query.limit,
+        limit: request.query.limit ?? 20,
         cursor: request.query.cursor,
       });
       return { items: page.items, nextCursor: page.nextCursor };
@@ -105,19 +132,52 @@ export function orderRoutes(
   );
 
   // One order of the caller's, by id: read it, or cancel it.
-  const oneOrder = {
-    onRequest: auth.authenticate,
-    schema: {
-      tags: ['orders'],
-      security: bearerSecurity,
-      params: Type.Object({ id: Id }),
-      response: { 200: OrderSchema },
+  const notFound = [['NOT_FOUND', "no such order of the caller's"]] as const;
+  app.get(
+    '/orders/:id',
+    {
+      onRequest: auth.authenticate,
+      config: { featureFlag: 'orders.read' },
+      schema: {
+        ...operation({
+          operationId: 'getOrder',
+          summary: "One of the caller's orders",
+          tag: 'orders',
+          access: 'bearer',
+          responses: { 200: OrderSchema },
+          errors: { 404: notFound },
+        }),
+        params: Type.Object({ id: Id }),
+      },
     },
-  };
-  app.get('/orders/:id', { ...oneOrder, config: { featureFlag: 'orders.read' } }, async (request) =>
-    orders.get(userOf(request), request.params.id),
+    async (request) => orders.get(userOf(request), request.params.id),
   );
-  app.post('/orders/:id/cancel', { ...oneOrder, config: { featureFlag: 'orders.cancel' } }, async (request) =>
-    orders.cancel(userOf(request), request.params.id),
+  app.post(
+    '/orders/:id/cancel',
+    {
+      onRequest: auth.authenticate,
+      config: { featureFlag: 'orders.cancel' },
+      schema: {
+        ...operation({
+          operationId: 'cancelOrder',
+          summary: 'Cancel an order (owner or admin); its stock is released',
+          tag: 'orders',
+          access: 'bearer',
+          // No body is read, but a POST may carry one: an unsupported or oversized one is refused.
+          body: true,
+          responses: { 200: OrderSchema },
+          errors: {
+            404: notFound,
+            409: [['INVALID_TRANSITION', 'the order can no longer be cancelled']],
+            503: [
+              ['PRODUCT_SERVICE_UNAVAILABLE', 'the catalog is unavailable; retry'],
+              ['DEPENDENCY_UNAVAILABLE', 'a datastore is unavailable; retry after Retry-After'],
+            ],
+          },
+        }),
+        params: Type.Object({ id: Id }),
+      },
+    },
+    async (request) => orders.cancel(userOf(request), request.params.id),
   );
 }

@@ -150,7 +150,6 @@ export class MongoProductRepository implements ProductRepository {
     if (query.category) filter.category = query.category;
     if (query.cursor) {
       const after = decodeCursor(query.cursor);
-      if (!after) return { items: [], nextCursor: null };
       filter._id = { $gt: after };
     }
     const docs = await this.products

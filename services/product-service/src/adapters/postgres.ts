@@ -5,6 +5,7 @@ import {
   DuplicateSkuError,
   decodeCursor,
   encodeCursor,
+  InvalidCursorError,
   type ListQuery,
   type NewProduct,
   type Page,
@@ -71,7 +72,7 @@ export class PostgresProductRepository implements ProductRepository {
     }
     if (query.cursor) {
       const after = decodeCursor(query.cursor);
-      if (!after || !UUID.test(after)) return { items: [], nextCursor: null };
+      if (!UUID.test(after)) throw new InvalidCursorError();
       params.push(after);
       where.push(`id > $${params.length}`);
     }

@@ -41,6 +41,8 @@ export class Catalog {
       limit: Math.min(Math.max(query.limit ?? DEFAULT_LIMIT, 1), MAX_LIMIT),
       cursor: query.cursor || undefined,
     };
+    // A cursor this API did not make is refused before the cache (no entry per garbage cursor).
+    if (q.cursor) P.decodeCursor(q.cursor);
     return this.deps.cache.list(q, () => this.deps.repo.list(q));
   }
 

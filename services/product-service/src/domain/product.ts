@@ -63,6 +63,14 @@ export class ReservationError extends Error {
   }
 }
 
+/** A pagination cursor this API did not hand out (a 400, not an empty page). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('the cursor is not one this API returned; start again without it');
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export class DuplicateSkuError extends Error {
   constructor(readonly sku: string) {
     super(`a product with sku ${sku} exists`);
@@ -105,7 +113,9 @@ export function normalizeLines(lines: ReserveLine[]): ReserveLine[] {
 }
 
 export const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-export function decodeCursor(cursor: string): string | null {
+/** The product id a cursor names; InvalidCursorError when it is not a cursor this API made. */
+export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  return /^[A-Za-z0-9-]{1,64}$/.test(id) ? id : null;
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(id) || encodeCursor(id) !== cursor) throw new InvalidCursorError();
+  return id;
 }

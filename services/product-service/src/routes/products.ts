@@ -1,10 +1,15 @@
 import type { RouteAuth } from '@mdp/platform/auth';
 import { notFound } from '@mdp/platform/errors';
 import type { HttpApp } from '@mdp/platform/http';
-import { bearerSecurity } from '@mdp/platform/openapi';
+import { operation } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import { type Catalog, DEFAULT_LIMIT, MAX_LIMIT } from '../domain/catalog.js';
 import { Id, NewProductSchema, ProductPatchSchema, ProductSchema } from './schemas.js';
+
+const ProductPage = Type.Object({
+  items: Type.Array(ProductSchema),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'the next page, or null at the end' }),
+});
 
 export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: RouteAuth }) {
   const { catalog, auth } = deps;
@@ -15,19 +20,25 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
     {
       config: { featureFlag: 'products.list' },
       schema: {
-        tags: ['products'],
+        ...operation({
+          operationId: 'listProducts',
+          summary: 'Browse and search the catalog, a page at a time',
+          tag: 'products',
+          access: 'public',
+          responses: { 200: ProductPage },
+          errors: {
+            400: [
+              ['VALIDATION_FAILED', 'a query parameter is out of range'],
+              ['INVALID_CURSOR', 'the cursor is not one this API returned'],
+            ],
+          },
+        }),
         querystring: Type.Object({
           q: Type.Optional(Type.String({ maxLength: 200 })),
           category: Type.Optional(Type.String({ maxLength: 100 })),
-          limit: Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
         }),
-        response: {
-          200: Type.Object({
-            items: Type.Array(ProductSchema),
-            nextCursor: Type.Union([Type.String(), Type.Null()]),
-          }),
-        },
       },
     },
     async (request) => catalog.list(request.query),
@@ -37,7 +48,17 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
     '/products/:id',
     {
       config: { featureFlag: 'products.read' },
-      schema: { tags: ['products'], params: Type.Object({ id: Id }), response: { 200: ProductSchema } },
+      schema: {
+        ...operation({
+          operationId: 'getProduct',
+          summary: 'One product',
+          tag: 'products',
+          access: 'public',
+          responses: { 200: ProductSchema },
+          errors: { 404: [['NOT_FOUND', 'no such product']] },
+        }),
+        params: Type.Object({ id: Id }),
+      },
     },
     async (request) => {
       const product = await catalog.get(request.params.id);
@@ -52,10 +73,16 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
       config: { featureFlag: 'products.create' },
       onRequest: admin,
       schema: {
-        tags: ['products'],
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'createProduct',
+          summary: 'Add a product to the catalog (admin)',
+          tag: 'products',
+          access: 'admin',
+          body: true,
+          responses: { 201: ProductSchema },
+          errors: { 409: [['DUPLICATE_SKU', 'a product with this SKU exists']] },
+        }),
         body: NewProductSchema,
-        response: { 201: ProductSchema },
       },
     },
     async (request, reply) => reply.code(201).send(await catalog.create(request.body)),
@@ -67,11 +94,20 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
       config: { featureFlag: 'products.update' },
       onRequest: admin,
       schema: {
-        tags: ['products'],
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'updateProduct',
+          summary: 'Change some fields of a product (admin)',
+          tag: 'products',
+          access: 'admin',
+          body: true,
+          responses: { 200: ProductSchema },
+          errors: {
+            404: [['NOT_FOUND', 'no such product']],
+            409: [['DUPLICATE_SKU', 'a product with this SKU exists']],
+          },
+        }),
         params: Type.Object({ id: Id }),
         body: ProductPatchSchema,
-        response: { 200: ProductSchema },
       },
     },
     async (request) => {

@@ -1,6 +1,6 @@
 import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
-import { bearerSecurity } from '@mdp/platform/openapi';
+import { operation } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
 import type { UserService } from '../domain/users.js';
 import { LoginBody, RefreshTokenBody, RegisterBody, TokenPairSchema, UserSchema } from './schemas.js';
@@ -13,10 +13,16 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
     {
       config: { featureFlag: 'auth.register' },
       schema: {
-        tags: ['auth'],
-        summary: 'Create a customer account',
+        ...operation({
+          operationId: 'register',
+          summary: 'Create a customer account',
+          tag: 'auth',
+          access: 'public',
+          body: true,
+          responses: { 201: UserSchema },
+          errors: { 409: [['EMAIL_TAKEN', 'the email is already registered']] },
+        }),
         body: RegisterBody,
-        response: { 201: UserSchema },
       },
     },
     async (request, reply) => reply.code(201).send(await users.register(request.body)),
@@ -27,10 +33,19 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
     {
       config: { featureFlag: 'auth.login' },
       schema: {
-        tags: ['auth'],
-        summary: 'Sign in: an access token (15 min) and a refresh token',
+        ...operation({
+          operationId: 'login',
+          summary: 'Sign in: an access token (15 min) and a refresh token',
+          tag: 'auth',
+          access: 'public',
+          body: true,
+          responses: { 200: TokenPairSchema },
+          errors: {
+            401: [['UNAUTHORIZED', 'wrong email or password']],
+            429: [['TOO_MANY_REQUESTS', 'too many failed sign-ins; retry after Retry-After']],
+          },
+        }),
         body: LoginBody,
-        response: { 200: TokenPairSchema },
       },
     },
     async (request) => users.login(request.body, request.ip),
@@ -41,10 +56,16 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
     {
       config: { featureFlag: 'auth.refresh' },
       schema: {
-        tags: ['auth'],
-        summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
+        ...operation({
+          operationId: 'refreshTokens',
+          summary: 'Exchange a refresh token for a new pair; the old refresh token stops working',
+          tag: 'auth',
+          access: 'public',
+          body: true,
+          responses: { 200: TokenPairSchema },
+          errors: { 401: [['UNAUTHORIZED', 'the refresh token is unknown, used or revoked']] },
+        }),
         body: RefreshTokenBody,
-        response: { 200: TokenPairSchema },
       },
     },
     async (request) => users.refresh(request.body.refreshToken),
@@ -56,11 +77,15 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
       config: { featureFlag: 'auth.logout' },
       preHandler: deps.auth.authenticate,
       schema: {
-        tags: ['auth'],
-        summary: 'Revoke a refresh token (and its family)',
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'logout',
+          summary: 'Revoke a refresh token (and its family)',
+          tag: 'auth',
+          access: 'bearer',
+          body: true,
+          responses: { 204: Type.Null({ description: 'revoked' }) },
+        }),
         body: RefreshTokenBody,
-        response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {

@@ -1,6 +1,6 @@
 import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
-import { bearerSecurity } from '@mdp/platform/openapi';
+import { operation } from '@mdp/platform/openapi';
 import type { UserService } from '../domain/users.js';
 import { UpdateMeBody, UserSchema } from './schemas.js';
 
@@ -14,10 +14,14 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; auth: Route
       config: { featureFlag: 'users.read-me' },
       preHandler: auth,
       schema: {
-        tags: ['users'],
-        summary: 'The signed-in user',
-        security: bearerSecurity,
-        response: { 200: UserSchema },
+        ...operation({
+          operationId: 'getMe',
+          summary: 'The signed-in user',
+          tag: 'users',
+          access: 'bearer',
+          responses: { 200: UserSchema },
+          errors: { 404: [['NOT_FOUND', 'the account no longer exists']] },
+        }),
       },
     },
     async (request) => users.me(userOf(request).id),
@@ -29,11 +33,16 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; auth: Route
       config: { featureFlag: 'users.update-me' },
       preHandler: auth,
       schema: {
-        tags: ['users'],
-        summary: "Change the signed-in user's name",
-        security: bearerSecurity,
+        ...operation({
+          operationId: 'updateMe',
+          summary: "Change the signed-in user's name",
+          tag: 'users',
+          access: 'bearer',
+          body: true,
+          responses: { 200: UserSchema },
+          errors: { 404: [['NOT_FOUND', 'the account no longer exists']] },
+        }),
         body: UpdateMeBody,
-        response: { 200: UserSchema },
       },
     },
     async (request) => users.rename(userOf(request).id, request.body.name),

@@ -1,0 +1,28 @@
+/**
+ * The generated client is current: the types regenerated from the checked-in document are exactly
+ * the checked-in src/schema.ts. (That the document is the running gateway's is checked by the e2e
+ * suite, tests/e2e/contract.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { test } from 'node:test';
+import { readDocument, renderTypes, SCHEMA } from './codegen.js';
+
+test('src/schema.ts is what openapi-typescript makes of openapi.json (run `npm run api:generate`)', async () => {
+  const expected = await renderTypes(await readDocument());
+  const actual = await fs.readFile(SCHEMA, 'utf8');
+  assert.ok(actual === expected, 'src/schema.ts is stale or edited by hand: run `npm run api:generate`');
+});
+
+test('every operation of the document has an operationId, a summary and one tag', async () => {
+  const doc = (await readDocument()) as { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const ops = Object.entries(doc.paths).flatMap(([p, item]) =>
+    Object.entries(item).map(([m, op]) => ({ at: `${m} ${p}`, op })),
+  );
+  assert.ok(ops.length >= 15, `${ops.length} operations`);
+  for (const { at, op } of ops) {
+    assert.match(String(op.operationId), /^[a-z][A-Za-z]+$/, at);
+    assert.ok(op.summary, at);
+    assert.equal((op.tags as string[]).length, 1, at);
+  }
+});
