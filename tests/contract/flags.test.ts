@@ -76,9 +76,10 @@ test('every declared flag is in the flag file with variants of its type, and eve
     );
 });
 
-test('code evaluates only declared flags (no string literal flag keys outside src/flags.ts)', async () => {
+test('code evaluates only declared flags, route kill switches included (no undeclared literal flag keys)', async () => {
   const declared = new Set((await declaredFlags()).map((d) => d.key));
-  const call = /\bflags\.(?:number|boolean|string)\(\s*['"]([^'"]+)['"]/g;
+  // Evaluations in code, and kill switches declared on routes / gateway rules (`featureFlag: '…'`).
+  const call = /(?:\bflags\.(?:number|boolean|string)\(\s*|\bfeatureFlag:\s*)['"]([^'"]+)['"]/g;
   for (const service of readdirSync(path.join(root, 'services'))) {
     const src = path.join(root, 'services', service, 'src');
     if (!existsSync(src)) continue;

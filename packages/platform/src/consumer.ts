@@ -2,6 +2,7 @@ import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-mana
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { DEAD_LETTER_EXCHANGE } from './amqp.js';
 import { declareEventsExchange, EVENTS_EXCHANGE } from './events.js';
+import { FeatureDisabledError, type Flags, operationEnabled } from './flags.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -46,7 +47,23 @@ export interface ConsumerOptions<E extends ConsumedEvent> {
    */
   parse(body: unknown): E;
   handle(event: E, delivery: Delivery): Promise<HandleResult>;
+  /**
+   * The kill-switch flag of each event handler (event type → boolean flag). While a handler's flag
+   * is off its messages are not handled: they go through the retry queues and, after the last
+   * retry, to the dead-letter queue with reason FEATURE_DISABLED (replayable), never lost.
+   */
+  featureFlags?: { flags: Pick<Flags, 'boolean'>; byEventType: Record<string, string> };
 }
+
+/** One event handler a consumer registered: the event type and its kill-switch flag (if any). */
+export interface HandlerOperation {
+  queue: string;
+  eventType: string;
+  featureFlag: string | undefined;
+}
+
+/** Every consumer constructed in this process, for `npm run flags:report`. */
+export const registeredConsumers = new Set<{ operations(): HandlerOperation[] }>();
 
 const RETRY_HEADER = 'x-mdp-retry';
 /** Set on a dead-lettered message: why it was given up (validation error, last failure). */
@@ -211,6 +228,7 @@ export class EventConsumer<E extends ConsumedEvent> {
     private readonly opts: ConsumerOptions<E>,
   ) {
     this.delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    registeredConsumers.add(this);
     this.channel = conn.createChannel({
       name: `${opts.queue}-consumer`,
       confirm: true,
@@ -241,6 +259,15 @@ export class EventConsumer<E extends ConsumedEvent> {
     });
   }
 
+  /** The handlers of this consumer: one per bound event type, with its kill-switch flag. */
+  operations(): HandlerOperation[] {
+    return this.opts.bindings.map((eventType) => ({
+      queue: this.opts.queue,
+      eventType,
+      featureFlag: this.opts.featureFlags?.byEventType[eventType],
+    }));
+  }
+
   /** Resolves once the topology is declared and the subscription is live. */
   async start(): Promise<void> {
     await this.channel.waitForConnect();
@@ -261,6 +288,15 @@ export class EventConsumer<E extends ConsumedEvent> {
         event = this.opts.parse(body);
       } catch (err) {
         throw new PermanentError(`invalid event: ${(err as Error).message}`);
+      }
+      const gate = this.opts.featureFlags;
+      const flag = gate?.byEventType[event.type];
+      if (gate && flag && !(await operationEnabled(gate.flags, flag))) {
+        logger.warn(
+          { featureFlag: flag, eventId: event.id, type: event.type },
+          'event handler disabled by feature flag',
+        );
+        throw new FeatureDisabledError(flag, `handler of ${event.type}`);
       }
       const result = await this.opts.handle(event, { attempt, final, message: msg });
       ch.ack(msg);
@@ -333,5 +369,6 @@ export class EventConsumer<E extends ConsumedEvent> {
     if (this.current && this.consumerTag) await this.current.cancel(this.consumerTag).catch(() => {});
     await Promise.allSettled([...this.inFlight]);
     await this.channel.close();
+    registeredConsumers.delete(this);
   }
 }

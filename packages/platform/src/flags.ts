@@ -2,6 +2,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { FlagdCore, MemoryStorage } from '@openfeature/flagd-core';
 import { FlagsmithOpenFeatureProvider } from '@openfeature/flagsmith-provider';
+import { SpanHook } from '@openfeature/open-telemetry-hooks';
 import {
   type Client,
   type EvaluationContext,
@@ -12,7 +13,9 @@ import {
   type Provider,
   ProviderEvents,
 } from '@openfeature/server-sdk';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Flagsmith, LocalFileHandler } from 'flagsmith-nodejs';
+import { AppError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -69,8 +72,21 @@ export class FlagdFileProvider implements Provider {
     if (text === this.lastText) return;
     try {
       const changed = this.storage.setConfigurations(text, true);
+      const before = this.lastText ? defaultVariants(this.lastText) : {};
       this.lastText = text;
       if (!initial) {
+        const after = defaultVariants(text);
+        // One line per changed flag, with its default variant before and after.
+        for (const flag of changed)
+          this.logger.info(
+            {
+              file: this.file,
+              flag,
+              oldDefaultVariant: before[flag] ?? null,
+              newDefaultVariant: after[flag] ?? null,
+            },
+            'feature flag changed',
+          );
         this.logger.info({ file: this.file, flagsChanged: changed }, 'feature flags reloaded');
         this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
       }
@@ -100,6 +116,12 @@ export class FlagdFileProvider implements Provider {
   }
 }
 
+/** flag key → its defaultVariant, from a flagd definition text that flagd already accepted. */
+function defaultVariants(text: string): Record<string, string | null> {
+  const doc = JSON.parse(text) as { flags?: Record<string, { defaultVariant?: string | null }> };
+  return Object.fromEntries(Object.entries(doc.flags ?? {}).map(([k, f]) => [k, f.defaultVariant ?? null]));
+}
+
 export interface FlagsSettings {
   FLAGS_PROVIDER: 'file' | 'flagsmith' | 'none';
   FLAGS_FILE?: string | undefined;
@@ -127,12 +149,16 @@ function flagsmithProvider(cfg: FlagsSettings): Provider {
   });
 }
 
-/** Counts every evaluation in feature_flag_evaluations_total{flag, variant}. */
+/**
+ * Counts every evaluation in feature_flag_evaluations_total{flag, variant, reason}; reason is
+ * OpenFeature's resolution reason (STATIC, TARGETING_MATCH, SPLIT, DEFAULT, ERROR, ...).
+ */
 function metricsHook(metrics: Metrics): Hook {
   return {
     finally(hookContext, details) {
       const variant = details.variant ?? (details.errorCode ? 'default' : String(details.value));
-      metrics.flagEvaluations().inc({ flag: hookContext.flagKey, variant });
+      const reason = details.errorCode ? 'ERROR' : (details.reason ?? 'UNKNOWN');
+      metrics.flagEvaluations().inc({ flag: hookContext.flagKey, variant, reason });
     },
   };
 }
@@ -177,7 +203,61 @@ export async function initFlags(
   }
   if (provider) await OpenFeature.setProviderAndWait(domain, provider);
   const client = OpenFeature.getClient(domain);
-  client.addHooks(metricsHook(metrics));
+  // OpenTelemetry's feature-flag conventions: a span per evaluation, child of the request's span,
+  // with feature_flag.key, feature_flag.result.variant, feature_flag.provider.name, ... attributes.
+  client.addHooks(metricsHook(metrics), new SpanHook());
   logger.info({ provider: cfg.FLAGS_PROVIDER, file: cfg.FLAGS_FILE }, 'feature flags ready');
   return new Flags(client, domain);
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The operation's kill-switch (or release) flag, a boolean flag in config/flags/flags.json:
+     * while it evaluates to false the route answers 503 FEATURE_DISABLED (packages/platform http).
+     */
+    featureFlag?: string;
+  }
+}
+
+/** The error code of an operation switched off by its feature flag (documented in docs/feature-flags.md). */
+export const FEATURE_DISABLED = 'FEATURE_DISABLED';
+
+export class FeatureDisabledError extends AppError {
+  constructor(
+    readonly flag: string,
+    operation: string,
+  ) {
+    super(503, FEATURE_DISABLED, `${operation} is switched off (feature flag ${flag})`, { flag });
+    this.name = 'FeatureDisabledError';
+  }
+}
+
+/**
+ * Whether the kill switch `flag` lets the operation run (code default: on). Read on every call
+ * from the provider, so a flag file change applies without a restart.
+ */
+export function operationEnabled(
+  flags: Pick<Flags, 'boolean'>,
+  flag: string,
+  ctx?: EvaluationContext,
+): Promise<boolean> {
+  return flags.boolean(flag, true, ctx);
+}
+
+/**
+ * The shared Fastify onRequest hook: a route with `config.featureFlag` answers 503
+ * FEATURE_DISABLED (and logs one warn line) while its flag is off. Without `flags`, the
+ * service's OpenFeature domain is read (its no-op provider answers the code default: on).
+ */
+export function featureGate(flags: Pick<Flags, 'boolean'> | undefined, domain: string) {
+  const reader = flags ?? new Flags(OpenFeature.getClient(domain), domain);
+  return async function featureGateHook(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const flag = request.routeOptions.config?.featureFlag;
+    if (!flag) return;
+    if (await operationEnabled(reader, flag)) return;
+    const operation = `${request.method} ${request.routeOptions.url ?? request.url}`;
+    request.log.warn({ featureFlag: flag, operation }, 'operation disabled by feature flag');
+    throw new FeatureDisabledError(flag, operation);
+  };
 }

@@ -11,6 +11,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { AppError, type ErrorBody, type ErrorMap } from './errors.js';
+import { type Flags, featureGate } from './flags.js';
 import type { Health } from './health.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -27,6 +28,12 @@ export interface HttpAppOptions {
   info: ServiceInfo;
   metrics: Metrics;
   health: Health;
+  /**
+   * The service's feature flags. A route that names a flag in its config
+   * (`config: { featureFlag: 'orders.create' }`) answers 503 FEATURE_DISABLED while that flag is
+   * off; without `flags` the gate reads the service's OpenFeature domain (code defaults: on).
+   */
+  flags?: Flags | undefined;
   bodyLimit?: number;
   /** Whole-request timeout (ms); a slow client cannot hold a socket forever. */
   requestTimeoutMs?: number;
@@ -222,6 +229,9 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     if (!request.raw.url?.startsWith('/'))
       throw new AppError(400, 'BAD_REQUEST', 'the request target must be a path (origin-form), not a URL');
   });
+
+  // The one kill-switch gate: every route declaring `config.featureFlag` is checked per request.
+  app.addHook('onRequest', featureGate(opts.flags, info.service));
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

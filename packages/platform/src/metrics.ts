@@ -74,6 +74,10 @@ export class Metrics {
     return this.counter('cache_requests_total', 'Cache lookups', ['cache', 'result']);
   }
   flagEvaluations() {
-    return this.counter('feature_flag_evaluations_total', 'Feature flag evaluations', ['flag', 'variant']);
+    return this.counter('feature_flag_evaluations_total', 'Feature flag evaluations', [
+      'flag',
+      'variant',
+      'reason',
+    ]);
   }
 }

@@ -47,6 +47,11 @@ export function registerOpenApi(app: HttpApp, info: OpenApiInfo): void {
     // Shared schemas keep their $id as their name under components/schemas (not `def-N`).
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     hideUntagged: false,
+    // A route's kill-switch flag (route config `featureFlag`) is shown on its operation.
+    transform: ({ schema, url, route }) => {
+      const flag = route.config?.featureFlag;
+      return { schema: flag ? { ...schema, 'x-feature-flag': flag } : schema, url };
+    },
   });
   app.register(async (scope) => {
     scope.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

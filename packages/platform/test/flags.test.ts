@@ -75,8 +75,8 @@ describe('feature flags: flagd file provider', () => {
       assert.equal(await flags.number('demo.rate', 1), 100);
 
       const text = await metrics.registry.getSingleMetricAsString('feature_flag_evaluations_total');
-      assert.match(text, /flag="demo.rate",variant="low"} [1-9]/);
-      assert.match(text, /flag="demo.rate",variant="high"} [1-9]/);
+      assert.match(text, /flag="demo.rate",variant="low",reason="STATIC"} [1-9]/);
+      assert.match(text, /flag="demo.rate",variant="high",reason="STATIC"} [1-9]/);
     } finally {
       await flags.close();
     }
@@ -152,7 +152,7 @@ describe('feature flags: other providers', () => {
     assert.equal(await flags.boolean('demo.on', true), true);
     assert.match(
       await metrics.registry.getSingleMetricAsString('feature_flag_evaluations_total'),
-      /flag="demo.rate",variant="default"} 1/,
+      /flag="demo.rate",variant="default",reason="ERROR"} 1/,
     );
   });
 });

@@ -12,7 +12,7 @@ import { PostgresNotificationStore } from './adapters/postgres.js';
 import { BINDINGS, QUEUE } from './adapters/rabbitmq.js';
 import { defaults } from './config.js';
 import { type Channel, type ChannelSender, Notifier } from './domain/notifications.js';
-import { FLAGS } from './flags.js';
+import { FLAGS, HANDLER_FLAGS } from './flags.js';
 import { notificationRoutes } from './routes/notifications.js';
 
 export interface AppDeps extends AppKit {
@@ -64,6 +64,8 @@ export function buildApp(deps: AppDeps): { app: HttpApp; consumer: EventConsumer
     // Each message is checked against the contract; one that fails goes to the DLQ with the reason.
     parse: parseEvent,
     handle: (event, delivery) => notifier.handle(event, { final: delivery.final }),
+    // One kill switch per event handler (src/flags.ts).
+    featureFlags: { flags, byEventType: HANDLER_FLAGS },
   });
   const app = createHttpApp({
     ...deps,

@@ -15,6 +15,30 @@ export const FLAGS = {
     default: 0,
     description: 'FAULT INJECTION: milliseconds (0..10000) added to every order creation. 0 = off.',
   },
+  'orders.create': {
+    type: 'boolean',
+    default: true,
+    kind: 'kill-switch',
+    description: 'Kill switch: POST /orders (placing an order).',
+  },
+  'orders.list': {
+    type: 'boolean',
+    default: true,
+    kind: 'kill-switch',
+    description: 'Kill switch: GET /orders.',
+  },
+  'orders.read': {
+    type: 'boolean',
+    default: true,
+    kind: 'kill-switch',
+    description: 'Kill switch: GET /orders/:id.',
+  },
+  'orders.cancel': {
+    type: 'boolean',
+    default: true,
+    kind: 'kill-switch',
+    description: 'Kill switch: POST /orders/:id/cancel.',
+  },
 } as const;
 
 export type FlagKey = keyof typeof FLAGS;

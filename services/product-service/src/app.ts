@@ -1,5 +1,6 @@
 import { amqpCheck } from '@mdp/platform/amqp';
 import type { RouteAuth } from '@mdp/platform/auth';
+import type { Flags } from '@mdp/platform/flags';
 import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
@@ -13,6 +14,8 @@ import { internalRoutes } from './routes/internal.js';
 import { productRoutes } from './routes/products.js';
 
 export interface AppDeps extends Omit<AppKit, 'flags'> {
+  /** Feature flags (kill switches per route); without them every operation is on (code defaults). */
+  flags?: Flags;
   catalog: CatalogDb;
   redis: Redis;
   amqp?: AmqpConnectionManager;

@@ -1,4 +1,5 @@
 import { jwtRouteAuth } from '@mdp/platform/auth';
+import type { Flags } from '@mdp/platform/flags';
 import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import { pgCheck } from '@mdp/platform/postgres';
 import { redisCheck } from '@mdp/platform/redis';
@@ -17,6 +18,8 @@ import { authRoutes } from './routes/auth.js';
 import { userRoutes } from './routes/users.js';
 
 export interface AppDeps extends Omit<AppKit, 'flags'> {
+  /** Feature flags (kill switches per route); without them every operation is on (code defaults). */
+  flags?: Flags;
   db: Pool;
   redis: Redis;
   /** Ed25519 PKCS8 PEM (JWT_PRIVATE_KEY). */

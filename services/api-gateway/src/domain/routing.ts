@@ -10,6 +10,8 @@ export interface RouteRule {
   /** Fastify route patterns this rule owns. */
   patterns: string[];
   upstream: UpstreamName;
+  /** Kill switch of this part of the public API at the edge (src/flags.ts, config/flags/flags.json). */
+  featureFlag: string;
   /** Who may call `method` on `path` (path without the query). */
   access(method: string, path: string): Access;
 }
@@ -21,19 +23,32 @@ export const ROUTES: RouteRule[] = [
   {
     patterns: ['/api/auth/*'],
     upstream: 'user',
+    featureFlag: 'gateway.auth',
     access: (method, path) => (method === 'POST' && PUBLIC_AUTH.has(path) ? 'public' : 'signed-in'),
   },
-  { patterns: ['/api/users/*'], upstream: 'user', access: () => 'signed-in' },
+  {
+    patterns: ['/api/users/*'],
+    upstream: 'user',
+    featureFlag: 'gateway.users',
+    access: () => 'signed-in',
+  },
   {
     patterns: ['/api/products', '/api/products/*'],
     upstream: 'product',
+    featureFlag: 'gateway.products',
     // Catalog reads are public; writes are admin-only (product-service checks again).
     access: (method) => (READ.has(method) ? 'public' : 'admin'),
   },
-  { patterns: ['/api/orders', '/api/orders/*'], upstream: 'order', access: () => 'signed-in' },
+  {
+    patterns: ['/api/orders', '/api/orders/*'],
+    upstream: 'order',
+    featureFlag: 'gateway.orders',
+    access: () => 'signed-in',
+  },
   {
     patterns: ['/api/notifications', '/api/notifications/*'],
     upstream: 'notification',
+    featureFlag: 'gateway.notifications',
     access: () => 'signed-in',
   },
 ];

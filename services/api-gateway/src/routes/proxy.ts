@@ -153,6 +153,7 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
       app.route({
         method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
         url,
+        config: { featureFlag: rule.featureFlag },
         schema: { hide: true, ...(url.endsWith('*') ? { params: Wildcard } : {}) },
         onRequest: [check, limiter, enforce(rule)],
         handler(request, reply) {

@@ -20,6 +20,7 @@ export function notificationRoutes(app: HttpApp, deps: { store: NotificationStor
   app.get(
     '/notifications',
     {
+      config: { featureFlag: 'notifications.list' },
       onRequest: deps.auth.authenticate,
       schema: {
         ...operation({

@@ -43,6 +43,7 @@ export function orderRoutes(
   app.post(
     '/orders',
     {
+      config: { featureFlag: 'orders.create' },
       onRequest: auth.authenticate,
       schema: {
         ...operation({
@@ -99,6 +100,7 @@ export function orderRoutes(
   app.get(
     '/orders',
     {
+      config: { featureFlag: 'orders.list' },
       onRequest: auth.authenticate,
       schema: {
         ...operation({
@@ -135,6 +137,7 @@ export function orderRoutes(
     '/orders/:id',
     {
       onRequest: auth.authenticate,
+      config: { featureFlag: 'orders.read' },
       schema: {
         ...operation({
           operationId: 'getOrder',
@@ -153,6 +156,7 @@ export function orderRoutes(
     '/orders/:id/cancel',
     {
       onRequest: auth.authenticate,
+      config: { featureFlag: 'orders.cancel' },
       schema: {
         ...operation({
           operationId: 'cancelOrder',

@@ -21,13 +21,19 @@ export function internalRoutes(app: HttpApp, deps: { catalog: Catalog }) {
 
   app.post(
     RESERVE_PATH,
-    { schema: { tags: ['internal'], body: ReserveRequest, response: { 200: ReservationSchema } } },
+    {
+      config: { featureFlag: 'stock.reserve' },
+      schema: { tags: ['internal'], body: ReserveRequest, response: { 200: ReservationSchema } },
+    },
     async (request) => view(await catalog.reserve(request.body.orderId, request.body.items)),
   );
 
   app.post(
     RELEASE_PATH,
-    { schema: { tags: ['internal'], params: ReleaseParams, response: { 200: ReservationSchema } } },
+    {
+      config: { featureFlag: 'stock.release' },
+      schema: { tags: ['internal'], params: ReleaseParams, response: { 200: ReservationSchema } },
+    },
     async (request) => view(await catalog.release(request.params.orderId)),
   );
 }

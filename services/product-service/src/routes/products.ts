@@ -18,6 +18,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.get(
     '/products',
     {
+      config: { featureFlag: 'products.list' },
       schema: {
         ...operation({
           operationId: 'listProducts',
@@ -46,6 +47,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.get(
     '/products/:id',
     {
+      config: { featureFlag: 'products.read' },
       schema: {
         ...operation({
           operationId: 'getProduct',
@@ -68,6 +70,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.post(
     '/products',
     {
+      config: { featureFlag: 'products.create' },
       onRequest: admin,
       schema: {
         ...operation({
@@ -88,6 +91,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
   app.patch(
     '/products/:id',
     {
+      config: { featureFlag: 'products.update' },
       onRequest: admin,
       schema: {
         ...operation({

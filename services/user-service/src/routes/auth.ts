@@ -11,6 +11,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/register',
     {
+      config: { featureFlag: 'auth.register' },
       schema: {
         ...operation({
           operationId: 'register',
@@ -30,6 +31,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/login',
     {
+      config: { featureFlag: 'auth.login' },
       schema: {
         ...operation({
           operationId: 'login',
@@ -52,6 +54,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/refresh',
     {
+      config: { featureFlag: 'auth.refresh' },
       schema: {
         ...operation({
           operationId: 'refreshTokens',
@@ -71,6 +74,7 @@ export function authRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.post(
     '/auth/logout',
     {
+      config: { featureFlag: 'auth.logout' },
       preHandler: deps.auth.authenticate,
       schema: {
         ...operation({

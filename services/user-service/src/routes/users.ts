@@ -11,6 +11,7 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.get(
     '/users/me',
     {
+      config: { featureFlag: 'users.read-me' },
       preHandler: auth,
       schema: {
         ...operation({
@@ -29,6 +30,7 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; auth: Route
   app.patch(
     '/users/me',
     {
+      config: { featureFlag: 'users.update-me' },
       preHandler: auth,
       schema: {
         ...operation({
