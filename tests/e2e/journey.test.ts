@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type ApiClient, createApiClient } from '@mdp/api-client';
-import { eventually } from '@mdp/platform/testing';
+import { eventually, rawHttp } from '@mdp/platform/testing';
 import { apiClientCli } from './cli.js';
 import {
   checkedInDocument,
@@ -166,20 +165,10 @@ describe('the shop end to end, through the gateway', { timeout: 300_000 }, () =>
     });
     assert.equal(orders.error?.error.code, 'INVALID_CURSOR');
     const { port } = new URL(stack.gateway);
-    const raw = await new Promise<string>((resolve, reject) => {
-      let data = '';
-      const socket = connect(Number(port), '127.0.0.1', () =>
-        socket.write(
-          'GET https://shop.example/api/products HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n',
-        ),
-      );
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk) => {
-        data += chunk;
-      });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-    });
+    const raw = await rawHttp(
+      Number(port),
+      'GET https://shop.example/api/products HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n',
+    );
     assert.match(raw, /^HTTP\/1\.1 400 /);
     assert.match(raw, /"code":"BAD_REQUEST"/);
   });

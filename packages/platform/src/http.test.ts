@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { AppError } from './errors.js';
 import { isDependencyOutage } from './http.js';
 import { ReplicationError } from './redis.js';
 import { testApp } from './test-support.js';
+import { rawHttp } from './testing.js';
 
 function withRoutes(opts: { bodyLimit?: number } = {}) {
   const t = testApp(opts);
@@ -221,20 +221,10 @@ test('an absolute-form request target (GET https://host/path) is a 400 in the er
   await app.listen({ host: '127.0.0.1', port: 0 });
   try {
     const { port } = app.server.address() as import('node:net').AddressInfo;
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () =>
-        socket.write(
-          'GET https://shop.example/things HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n',
-        ),
-      );
-      let data = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk) => {
-        data += chunk;
-      });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-    });
+    const raw = await rawHttp(
+      port,
+      'GET https://shop.example/things HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n',
+    );
     assert.match(raw, /^HTTP\/1\.1 400 /);
     const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
     assert.equal(body.error.code, 'BAD_REQUEST');

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { local } from './config.js';
 import type { EventEnvelope } from './events.js';
@@ -209,4 +209,26 @@ export async function startFerretDb(prefix = 'ferretdb'): Promise<FerretDb> {
     await stop();
     throw new Error(`${(err as Error).message}\n${out.slice(-3000)}`);
   }
+}
+
+/**
+ * Sends `request` verbatim over a plain TCP connection to 127.0.0.1:`port` and resolves with the
+ * whole raw answer (status line, headers, body) once the server closes: for what an HTTP client
+ * would not send, such as an absolute-form request target. The request should say
+ * `Connection: close`.
+ */
+export function rawHttp(port: number, request: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let data = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`no answer from :${port} within ${timeoutMs} ms`)),
+    );
+    socket.on('data', (chunk) => {
+      data += chunk;
+    });
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
 }

@@ -9,11 +9,17 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+let root: string | undefined;
+
 /** The repository root: the nearest folder above this file that holds package-lock.json. */
 export function repoRoot(): string {
+  if (root) return root;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(path.join(dir, 'package-lock.json'))) return dir;
+    if (existsSync(path.join(dir, 'package-lock.json'))) {
+      root = dir;
+      return dir;
+    }
     const parent = path.dirname(dir);
     if (parent === dir) throw new Error(`no package-lock.json above ${import.meta.url}`);
     dir = parent;
