@@ -3,27 +3,27 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LoginThrottle } from '../domain/ports.js';
 
 export interface LoginThrottleSettings {
-  /** Failed logins for one account within the window before it is blocked. */
+  /** Sign-in attempts for one account within the window (a success starts it again); the next is refused. */
   maxFailuresPerAccount: number;
-  /** Failed logins from one IP within the window before it is blocked. */
+  /** Sign-in attempts from one IP within the window (a success gives its attempt back). */
   maxFailuresPerIp: number;
   windowSeconds: number;
+  /** How long a key stays blocked once it went over its limit. */
   blockSeconds: number;
 }
 
 /**
- * Login failure counters in Redis (rate-limiter-flexible), shared by every replica: per account
+ * Sign-in attempt counters in Redis (rate-limiter-flexible), shared by every replica: per account
  * (keyed by a hash of the normalised email, whether or not the account exists) and per IP.
- * Over the limit, the key is blocked for `blockSeconds`.
+ * `consume` is one atomic increment in Redis (a Lua script), done before the password is
+ * verified: of any number of concurrent guesses, only `points` get through. The attempt that goes
+ * over the limit blocks the key for `blockSeconds` (the library's `blockDuration`).
  */
 export class RedisLoginThrottle implements LoginThrottle {
   private readonly byAccount: RateLimiterRedis;
   private readonly byIp: RateLimiterRedis;
 
-  private readonly blockSeconds: number;
-
   constructor(redis: Redis, s: LoginThrottleSettings) {
-    this.blockSeconds = s.blockSeconds;
     this.byAccount = new RateLimiterRedis({
       storeClient: redis,
       keyPrefix: 'login-fail-account',
@@ -40,31 +40,26 @@ export class RedisLoginThrottle implements LoginThrottle {
     });
   }
 
-  async blockedFor(accountKey: string, ip: string): Promise<number> {
-    const [account, byIp] = await Promise.all([this.byAccount.get(accountKey), this.byIp.get(ip)]);
-    let waitMs = 0;
-    if (account && account.consumedPoints > this.byAccount.points) waitMs = account.msBeforeNext;
-    if (byIp && byIp.consumedPoints > this.byIp.points) waitMs = Math.max(waitMs, byIp.msBeforeNext);
-    return Math.ceil(waitMs / 1000);
+  async consumeAttempt(accountKey: string, ip: string): Promise<number> {
+    // The address first: an address over its limit does not use up the account's attempts.
+    const ipWait = await take(this.byIp, ip);
+    if (ipWait > 0) return ipWait;
+    return take(this.byAccount, accountKey);
   }
 
-  async recordFailure(accountKey: string, ip: string): Promise<void> {
-    const count = async (l: RateLimiterRedis, key: string) => {
-      let consumed: number;
-      try {
-        consumed = (await l.consume(key)).consumedPoints;
-      } catch (err) {
-        // Already over the limit is an answer, not an error.
-        if (!(err instanceof RateLimiterRes)) throw err;
-        return;
-      }
-      // The failure that reaches the limit blocks the key for the block duration.
-      if (consumed >= l.points) await l.block(key, this.blockSeconds);
-    };
-    await Promise.all([count(this.byAccount, accountKey), count(this.byIp, ip)]);
+  async succeeded(accountKey: string, ip: string): Promise<void> {
+    await Promise.all([this.byAccount.delete(accountKey), this.byIp.reward(ip, 1)]);
   }
+}
 
-  async recordSuccess(accountKey: string): Promise<void> {
-    await this.byAccount.delete(accountKey);
+/** 0 when a point was consumed, else the whole seconds until the key frees up (at least 1). */
+async function take(limiter: RateLimiterRedis, key: string): Promise<number> {
+  try {
+    await limiter.consume(key);
+    return 0;
+  } catch (err) {
+    // Over the limit is an answer (a RateLimiterRes), not an error; a Redis failure is thrown on.
+    if (!(err instanceof RateLimiterRes)) throw err;
+    return Math.max(1, Math.ceil(err.msBeforeNext / 1000));
   }
 }

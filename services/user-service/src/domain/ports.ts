@@ -49,8 +49,13 @@ export interface RefreshTokenStore {
 }
 
 export interface LoginThrottle {
-  /** Seconds the caller must wait before trying again, or 0. */
-  blockedFor(accountKey: string, ip: string): Promise<number>;
-  recordFailure(accountKey: string, ip: string): Promise<void>;
-  recordSuccess(accountKey: string): Promise<void>;
+  /**
+   * Counts one sign-in attempt for the account and for the address, atomically and before any
+   * password check, so concurrent guesses cannot all pass a check made earlier. Resolves to 0
+   * when the attempt may go on, or to the seconds to wait when it is refused (not counted then
+   * against the account if the address was already over its limit).
+   */
+  consumeAttempt(accountKey: string, ip: string): Promise<number>;
+  /** After a correct password: the account's counter starts again and the address gets its attempt back. */
+  succeeded(accountKey: string, ip: string): Promise<void>;
 }

@@ -105,14 +105,16 @@ export class UserService {
   }
 
   /**
-   * Same answer (401, same message, same work) whether the email exists or not; failures
-   * count per account and per IP, and a blocked caller gets 429 before any password check.
+   * Same answer (401, same message, same work) whether the email exists or not. Every attempt
+   * is counted per account and per IP before the password is verified (a success gives it
+   * back), so at most the limit of guesses is ever verified, however many arrive at once; a
+   * blocked caller gets 429 without any password check.
    */
   async login(input: { email: string; password: string }, ip: string): Promise<TokenPair> {
     const email = normaliseEmail(input.email);
     // The account key is a hash: Redis never holds the address itself.
     const accountKey = createHash('sha256').update(email).digest('hex');
-    const wait = await this.deps.throttle.blockedFor(accountKey, ip);
+    const wait = await this.deps.throttle.consumeAttempt(accountKey, ip);
     if (wait > 0) throw new LoginThrottledError(wait);
     const length = [...input.password].length;
     const user =
@@ -122,11 +124,8 @@ export class UserService {
     const ok = user
       ? await this.deps.passwords.verify(user.passwordHash, input.password)
       : await this.deps.passwords.dummyVerify(input.password).then(() => false);
-    if (!user || !ok) {
-      await this.deps.throttle.recordFailure(accountKey, ip);
-      throw new UserError('invalid_credentials', 'invalid email or password');
-    }
-    await this.deps.throttle.recordSuccess(accountKey);
+    if (!user || !ok) throw new UserError('invalid_credentials', 'invalid email or password');
+    await this.deps.throttle.succeeded(accountKey, ip);
     return this.issuePair(user, await this.deps.refreshTokens.issue(user.id));
   }
 
