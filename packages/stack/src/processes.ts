@@ -85,7 +85,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let platform: Awaited<ReturnType<typeof startPlatform>>;
   try {
     platform = await startPlatform(services, resources, {
-      env: opts.env,
+      env: {
+        ...opts.env,
+        // Every client of a local stack is 127.0.0.1: the gateway's per-IP limit of /api/auth/*
+        // (AUTH_RATE_LIMIT_PER_MINUTE, 30 in production) would refuse the suites' sign-ups.
+        'api-gateway': { AUTH_RATE_LIMIT_PER_MINUTE: '1000000', ...opts.env?.['api-gateway'] },
+      },
       dist: opts.dist,
       telemetry: opts.telemetry,
       nodeArgs: opts.nodeArgs,

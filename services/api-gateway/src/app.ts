@@ -25,6 +25,8 @@ export interface AppDeps extends AppKit {
   /** Ed25519 SPKI PEM (JWT_PUBLIC_KEY). */
   jwtPublicKey: string;
   upstreamTimeoutMs?: number;
+  /** Per client IP on /api/auth/* (AUTH_RATE_LIMIT_PER_MINUTE), whatever the token. */
+  authRateLimitPerMinute?: number;
   corsOrigins?: string[];
   /** Behind one proxy (ingress / gateway): the client IP is the one it appended to X-Forwarded-For. */
   trustProxy?: boolean;
@@ -80,6 +82,7 @@ export function buildApp(deps: AppDeps): HttpApp {
         publicKey: deps.jwtPublicKey,
         flags: deps.flags,
         timeoutMs: deps.upstreamTimeoutMs ?? defaults.UPSTREAM_TIMEOUT_MS,
+        authLimitPerMinute: deps.authRateLimitPerMinute ?? defaults.AUTH_RATE_LIMIT_PER_MINUTE,
       }),
   });
 }

@@ -5,6 +5,7 @@ import { defineService } from '@mdp/platform/service';
 export const defaults = {
   UPSTREAM_TIMEOUT_MS: 5000,
   TRUST_PROXY: false,
+  AUTH_RATE_LIMIT_PER_MINUTE: 30,
 } as const;
 
 /** Comma-separated list of allowed browser origins (`https://shop.example.com,http://localhost:5173`). */
@@ -35,6 +36,16 @@ export const definition = defineService({
     /** An upstream that has not answered (headers) within this time is a 504. */
     UPSTREAM_TIMEOUT_MS: millis(defaults.UPSTREAM_TIMEOUT_MS),
     CORS_ORIGINS: origins,
+    /**
+     * Requests per minute per client IP to /api/auth/* (sign-in, registration, refresh), on top of
+     * the general limit and whether or not the request carries a bearer token.
+     */
+    AUTH_RATE_LIMIT_PER_MINUTE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(defaults.AUTH_RATE_LIMIT_PER_MINUTE),
     /** Behind the ingress: trust its X-Forwarded-For for client IPs. */
     TRUST_PROXY: bool(defaults.TRUST_PROXY),
   },

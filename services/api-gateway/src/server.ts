@@ -19,6 +19,7 @@ await runService(definition, async (kit) => {
     },
     jwtPublicKey: config.JWT_PUBLIC_KEY,
     upstreamTimeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    authRateLimitPerMinute: config.AUTH_RATE_LIMIT_PER_MINUTE,
     corsOrigins: config.CORS_ORIGINS,
     trustProxy: config.TRUST_PROXY,
     bodyLimit: config.BODY_LIMIT_BYTES,

@@ -12,6 +12,12 @@ export interface RouteRule {
   upstream: UpstreamName;
   /** Kill switch of this part of the public API at the edge (src/flags.ts, config/flags/flags.json). */
   featureFlag: string;
+  /**
+   * Also limited per client IP alone (AUTH_RATE_LIMIT_PER_MINUTE), whether or not the request
+   * carries a token: a token must not turn the key into the user's, or an attacker holding many
+   * accounts would multiply the budget for guessing passwords.
+   */
+  perIpLimit?: 'auth';
   /** Who may call `method` on `path` (path without the query). */
   access(method: string, path: string): Access;
 }
@@ -24,6 +30,7 @@ export const ROUTES: RouteRule[] = [
     patterns: ['/api/auth/*'],
     upstream: 'user',
     featureFlag: 'gateway.auth',
+    perIpLimit: 'auth',
     access: (method, path) => (method === 'POST' && PUBLIC_AUTH.has(path) ? 'public' : 'signed-in'),
   },
   {

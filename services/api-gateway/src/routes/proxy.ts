@@ -23,6 +23,8 @@ export interface ProxyOptions {
   publicKey: PublicKeyInput;
   flags: Flags;
   timeoutMs: number;
+  /** Requests per minute per client IP on the routes with `perIpLimit: 'auth'` (/api/auth/*). */
+  authLimitPerMinute: number;
 }
 
 const RATE_FLAG = 'gateway.rate-limit-per-minute';
@@ -127,11 +129,41 @@ function flagLimits(flags: Flags) {
   return { get: async (key: string) => (await cache.fetch(key)) ?? def };
 }
 
+/**
+ * The per-IP limit of /api/auth/*, a second limit on the same route. @fastify/rate-limit runs one
+ * of its hooks per request (a second `rateLimit()` hook is skipped), so this one counts through
+ * `createRateLimit` (the same Redis store, its own keys `auth-ip:<ip>`) and answers itself; its
+ * headers, those of the stricter limit, replace the general ones.
+ */
+function authIpLimiter(app: HttpApp, opts: ProxyOptions) {
+  const count = app.createRateLimit({
+    timeWindow: 60_000,
+    allowList: () => !opts.limiterAvailable(),
+    keyGenerator: (request: FastifyRequest) => `auth-ip:${request.ip}`,
+    max: opts.authLimitPerMinute,
+  });
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const r = await count(request);
+    if (r.isAllowed) return;
+    reply.header('x-ratelimit-limit', r.max);
+    reply.header('x-ratelimit-remaining', r.remaining);
+    reply.header('x-ratelimit-reset', r.ttlInSeconds);
+    if (!r.isExceeded) return;
+    reply.header('retry-after', r.ttlInSeconds);
+    throw new AppError(
+      429,
+      'TOO_MANY_REQUESTS',
+      `rate limit of /api/auth/* exceeded, retry in ${r.ttlInSeconds}s`,
+    );
+  };
+}
+
 const Wildcard = Type.Object({ '*': Type.Optional(Type.String({ maxLength: 2048 })) });
 
 /**
  * The contract's /api/* routes: identify → rate limit (per user, or per IP when anonymous;
- * limit from flag `gateway.rate-limit-per-minute`, counters in Redis) → access check → proxy.
+ * limit from flag `gateway.rate-limit-per-minute`, counters in Redis) → on /api/auth/* also per
+ * client IP whatever the token (`authLimitPerMinute`, counters in Redis) → access check → proxy.
  * Must be registered after @fastify/reply-from and @fastify/rate-limit.
  */
 export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
@@ -145,6 +177,7 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
       request.user ? `user:${request.user.id}` : `ip:${request.ip}`,
     max: async (request: FastifyRequest) => limits.get(request.user?.id ?? request.ip),
   });
+  const authLimiter = authIpLimiter(app, opts);
   const check = identify(opts.publicKey);
 
   for (const rule of ROUTES) {
@@ -155,7 +188,9 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
         url,
         config: { featureFlag: rule.featureFlag },
         schema: { hide: true, ...(url.endsWith('*') ? { params: Wildcard } : {}) },
-        onRequest: [check, limiter, enforce(rule)],
+        onRequest: rule.perIpLimit
+          ? [check, limiter, authLimiter, enforce(rule)]
+          : [check, limiter, enforce(rule)],
         handler(request, reply) {
           return reply.from(`${base}${upstreamPath(request.url)}`, {
             timeout: opts.timeoutMs,
