@@ -20,7 +20,12 @@ export const ReserveItem = Type.Object(
 export type ReserveItem = Static<typeof ReserveItem>;
 
 export const ReserveRequest = Type.Object(
-  { orderId: Id, items: Type.Array(ReserveItem, { minItems: 1, maxItems: 50 }) },
+  {
+    orderId: Id,
+    items: Type.Array(ReserveItem, { minItems: 1, maxItems: 50 }),
+    /** Who places the order (optional): product-service counts A/B conversions by it (issue 13). */
+    userId: Type.Optional(Id),
+  },
   { additionalProperties: false },
 );
 export type ReserveRequest = Static<typeof ReserveRequest>;

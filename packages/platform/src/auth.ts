@@ -192,6 +192,23 @@ export function authenticate(publicKey: PublicKeyInput) {
   };
 }
 
+/** Fastify hook: `request.user` from a valid bearer token, else nothing (see RouteAuth.identify). */
+export function identify(publicKey: PublicKeyInput) {
+  const key = asPublicKey(publicKey);
+  key.catch(() => {});
+  return async function identifyHook(request: FastifyRequest): Promise<void> {
+    const token = bearerToken(request.headers.authorization);
+    if (!token) return;
+    try {
+      const claims = await verifyAccessToken(token, await key);
+      request.user = { id: claims.sub, role: claims.role };
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      request.log.debug({ reason: err.reason }, 'access token ignored on a public route');
+    }
+  };
+}
+
 /**
  * Fastify preHandler, after `authenticate`: 403 unless the caller has one of `roles`
  * (401 if no one is signed in).
@@ -209,12 +226,21 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
 /** What routes need from authentication; services take it as a dependency of `buildApp`. */
 export interface RouteAuth {
   authenticate: AuthHook;
+  /**
+   * For public routes that personalise: sets `request.user` when a valid bearer token is given;
+   * no token, or a bad one, is simply anonymous (no 401, no challenge header).
+   */
+  identify?: AuthHook;
   requireRole(role: Role): AuthHook;
 }
 
 /** RouteAuth over access tokens verified with `publicKey`. */
 export function jwtRouteAuth(publicKey: PublicKeyInput): RouteAuth {
-  return { authenticate: authenticate(publicKey), requireRole: (role) => requireRole(role) };
+  return {
+    authenticate: authenticate(publicKey),
+    identify: identify(publicKey),
+    requireRole: (role) => requireRole(role),
+  };
 }
 
 /** The signed-in caller of a route that runs `authenticate` first. */

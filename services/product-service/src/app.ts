@@ -6,9 +6,10 @@ import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Redis } from 'ioredis';
 import type { CatalogDb } from './adapters/catalog-db.js';
-import { RedisProductCache } from './adapters/redis.js';
+import { RedisExperimentLedger, RedisProductCache } from './adapters/redis.js';
 import { defaults } from './config.js';
 import { Catalog, type CatalogEvents } from './domain/catalog.js';
+import { RankingExperiment } from './domain/experiment.js';
 import { errorMap } from './errors.js';
 import { internalRoutes } from './routes/internal.js';
 import { productRoutes } from './routes/products.js';
@@ -35,7 +36,31 @@ export function buildApp(deps: AppDeps): HttpApp {
     logger: deps.logger,
     ttlSeconds: deps.cacheTtlSeconds ?? defaults.CACHE_TTL_SECONDS,
   });
+  const exposures = deps.metrics.counter(
+    'experiment_exposures_total',
+    'Users exposed to a variant of an A/B experiment (once per user)',
+    ['experiment', 'variant'],
+  );
+  const conversions = deps.metrics.counter(
+    'experiment_conversions_total',
+    'Exposed users who converted (placed an order), by the variant they were exposed to',
+    ['experiment', 'variant'],
+  );
+  const experiment = new RankingExperiment({
+    // Per user (targetingKey = user id), read per request: a flag change applies at once.
+    assignment: {
+      variantFor: async (userId) =>
+        deps.flags ? deps.flags.string('catalog.ranking', 'control', { targetingKey: userId }) : 'control',
+    },
+    ledger: new RedisExperimentLedger(deps.redis),
+    counters: {
+      exposed: (e, variant) => exposures.inc({ experiment: e, variant }),
+      converted: (e, variant) => conversions.inc({ experiment: e, variant }),
+    },
+    onError: (err, step) => deps.logger.debug({ err, step }, 'experiment catalog.ranking not recorded'),
+  });
   const catalog = new Catalog({
+    experiment,
     repo: deps.catalog,
     cache,
     events: deps.events,

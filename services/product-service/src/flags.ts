@@ -24,6 +24,13 @@ export const FLAGS = {
     kind: 'kill-switch',
     description: 'Kill switch: PATCH /products/:id (admin).',
   },
+  'catalog.ranking': {
+    type: 'string',
+    default: 'control',
+    kind: 'experiment',
+    description:
+      'A/B experiment: the ranking of catalog pages for signed-in users (control | in-stock-first), sticky per user id (fractional targeting); exposures and conversions (orders placed) counted per variant.',
+  },
   'stock.reserve': {
     type: 'boolean',
     default: true,

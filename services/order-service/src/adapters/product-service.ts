@@ -115,9 +115,11 @@ export class ProductServiceClient implements Inventory {
     }
   }
 
-  async reserve(orderId: string, items: ReserveItem[]): Promise<ReservedLine[]> {
+  async reserve(orderId: string, items: ReserveItem[], userId?: string): Promise<ReservedLine[]> {
     try {
-      const res = asReservation(await this.call(RESERVE_PATH, { orderId, items }));
+      const res = asReservation(
+        await this.call(RESERVE_PATH, { orderId, items, ...(userId ? { userId } : {}) }),
+      );
       if (!res)
         throw new InventoryUnavailableError('product-service answered something that is not a reservation');
       return res.lines.map(({ productId, sku, name, quantity, unitPrice }) => ({

@@ -87,7 +87,7 @@ export class Orders {
     const orderId = randomUUID();
     let reserved: Awaited<ReturnType<Inventory['reserve']>>;
     try {
-      reserved = await inventory.reserve(orderId, items);
+      reserved = await inventory.reserve(orderId, items, actor.id);
     } catch (err) {
       // A reserve that failed on the way may still have been applied: take it back.
       if (err instanceof InventoryUnavailableError && !err.circuitOpen)

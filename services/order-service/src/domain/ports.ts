@@ -8,7 +8,8 @@ export type ReservedLine = Omit<ReservedLineBody, 'stock'>;
 
 /** Stock in product-service. Both calls are idempotent per order id. */
 export interface Inventory {
-  reserve(orderId: string, items: ReserveItem[]): Promise<ReservedLine[]>;
+  /** `userId`: who places the order (product-service counts A/B conversions by it). */
+  reserve(orderId: string, items: ReserveItem[], userId?: string): Promise<ReservedLine[]>;
   release(orderId: string): Promise<void>;
 }
 

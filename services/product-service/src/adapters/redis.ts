@@ -4,6 +4,7 @@ import type { Metrics } from '@mdp/platform/metrics';
 import { connectRedis as connect } from '@mdp/platform/redis';
 import type { Redis } from 'ioredis';
 import type { ProductCache } from '../domain/catalog.js';
+import type { ExperimentLedger } from '../domain/experiment.js';
 import type { ListQuery, Page, Product } from '../domain/product.js';
 
 /** Redis: the product read cache, under its key prefix (REDIS_KEY_PREFIX). */
@@ -153,5 +154,40 @@ export class RedisProductCache implements ProductCache {
       this.dirty = true;
       this.deps.logger.debug({ err }, 'cache invalidation failed; the cache will be flushed');
     }
+  }
+}
+
+/**
+ * The A/B ledger in Redis, beside the cache (keys `exp:<experiment>:<user>` and
+ * `conv:<experiment>:<user>`, outside the cache's `p:*` flush): one SET NX per first exposure
+ * and per first conversion, so every replica counts a user once. Entries expire after
+ * `ttlSeconds` (the experiment's horizon).
+ */
+export class RedisExperimentLedger implements ExperimentLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlSeconds = 30 * 24 * 3600,
+  ) {}
+
+  /** Redis away: fail at once (the experiment falls back to control) rather than wait for a timeout. */
+  private ready() {
+    if (this.redis.status !== 'ready') throw new Error(`redis ${this.redis.status}`);
+  }
+
+  async recordExposure(experiment: string, userId: string, variant: string): Promise<boolean> {
+    this.ready();
+    return (
+      (await this.redis.set(`exp:${experiment}:${userId}`, variant, 'EX', this.ttlSeconds, 'NX')) === 'OK'
+    );
+  }
+
+  async exposureOf(experiment: string, userId: string): Promise<string | undefined> {
+    this.ready();
+    return (await this.redis.get(`exp:${experiment}:${userId}`)) ?? undefined;
+  }
+
+  async recordConversion(experiment: string, userId: string): Promise<boolean> {
+    this.ready();
+    return (await this.redis.set(`conv:${experiment}:${userId}`, '1', 'EX', this.ttlSeconds, 'NX')) === 'OK';
   }
 }

@@ -1,5 +1,6 @@
 import type { EventData } from '@mdp/contracts/events';
 import type { Logger } from '@mdp/platform/logger';
+import { type RankingExperiment, type RankingVariant, rankPage } from './experiment.js';
 import * as P from './product.js';
 
 /** Read cache port. Every method degrades silently (a miss, a no-op) when the cache is away. */
@@ -31,10 +32,13 @@ export class Catalog {
       events: CatalogEvents;
       logger: Logger;
       stockLowThreshold: number;
+      /** The `catalog.ranking` A/B experiment; without it every list is the control ranking. */
+      experiment?: RankingExperiment;
     },
   ) {}
 
-  async list(query: Partial<P.ListQuery>): Promise<P.Page> {
+  /** A page of the catalog; for a signed-in `userId`, ranked by their `catalog.ranking` variant. */
+  async list(query: Partial<P.ListQuery>, userId?: string): Promise<P.Page> {
     const q: P.ListQuery = {
       q: query.q?.trim() || undefined,
       category: query.category || undefined,
@@ -43,7 +47,13 @@ export class Catalog {
     };
     // A cursor this API did not make is refused before the cache (no entry per garbage cursor).
     if (q.cursor) P.decodeCursor(q.cursor);
-    return this.deps.cache.list(q, () => this.deps.repo.list(q));
+    const control: RankingVariant = 'control';
+    const [page, variant] = await Promise.all([
+      this.deps.cache.list(q, () => this.deps.repo.list(q)),
+      this.deps.experiment?.variantFor(userId) ?? control,
+    ]);
+    // Ranked within the page (the cached page is shared by every variant; cursors stay valid).
+    return variant === 'control' ? page : { ...page, items: rankPage(page.items, variant) };
   }
 
   async get(id: string): Promise<P.Product | null> {
@@ -68,9 +78,12 @@ export class Catalog {
     return product;
   }
 
-  async reserve(orderId: string, lines: P.ReserveLine[]): Promise<P.Reservation> {
+  /** Reserves stock for an order; `userId` (who places it) counts the experiment's conversion. */
+  async reserve(orderId: string, lines: P.ReserveLine[], userId?: string): Promise<P.Reservation> {
     const reservation = await this.deps.repo.reserve(orderId, P.normalizeLines(lines));
     if (reservation.changed) {
+      // The order is placed (a replay of the same order id changes nothing and counts nothing).
+      await this.deps.experiment?.orderPlaced(userId);
       await this.deps.cache.invalidate(reservation.lines.map((l) => l.productId));
       for (const l of reservation.lines)
         this.checkThreshold({ id: l.productId, sku: l.sku, name: l.name }, l.stockBefore, l.stock);

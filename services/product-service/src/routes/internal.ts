@@ -25,7 +25,8 @@ export function internalRoutes(app: HttpApp, deps: { catalog: Catalog }) {
       config: { featureFlag: 'stock.reserve' },
       schema: { tags: ['internal'], body: ReserveRequest, response: { 200: ReservationSchema } },
     },
-    async (request) => view(await catalog.reserve(request.body.orderId, request.body.items)),
+    async (request) =>
+      view(await catalog.reserve(request.body.orderId, request.body.items, request.body.userId)),
   );
 
   app.post(

@@ -19,6 +19,8 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
     '/products',
     {
       config: { featureFlag: 'products.list' },
+      // Public; a valid token only picks the signed-in user's ranking variant (a bad one is ignored).
+      ...(auth.identify ? { onRequest: auth.identify } : {}),
       schema: {
         ...operation({
           operationId: 'listProducts',
@@ -41,7 +43,7 @@ export function productRoutes(app: HttpApp, deps: { catalog: Catalog; auth: Rout
         }),
       },
     },
-    async (request) => catalog.list(request.query),
+    async (request) => catalog.list(request.query, request.user?.id),
   );
 
   app.get(
