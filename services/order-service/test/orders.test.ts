@@ -221,6 +221,30 @@ describe('order-service against a real product-service process, PostgreSQL and R
     assert.deepEqual(ev.data.total, { amount: 5997, currency: 'EUR' });
   });
 
+  test('an order tells product-service who placed it: the catalog.ranking conversion of an exposed user', async () => {
+    const conversions = async () => {
+      const text = await (await fetch(`${product.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) => l.startsWith('experiment_conversions_total{') && l.includes('experiment="catalog.ranking"'),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const shopper = randomUUID();
+    const shopperAuth = `Bearer ${await keys.sign(shopper)}`;
+    const p = await newProduct(5);
+    // Exposed: a signed-in catalog page (product-service runs on code defaults: variant control).
+    const page = await fetch(`${product.url}/products?category=coffee`, {
+      headers: { authorization: shopperAuth },
+    });
+    assert.equal(page.status, 200);
+    const before = await conversions();
+    const res = await place(shopperAuth, [{ productId: p.id, quantity: 1 }]);
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(await conversions(), before + 1);
+  });
+
   test('the client cannot send prices; bad input is a 400; unknown product 422; short stock 409', async () => {
     const p = await newProduct(1);
     const withPrice = await place(auth.alice as string, [{ productId: p.id, quantity: 1, price: 1 }]);
