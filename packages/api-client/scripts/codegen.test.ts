@@ -26,3 +26,23 @@ test('every operation of the document has an operationId, a summary and one tag'
     assert.equal((op.tags as string[]).length, 1, at);
   }
 });
+
+test('every operation has a kill-switch flag and documents its 503 FEATURE_DISABLED answer', async () => {
+  const doc = (await readDocument()) as {
+    paths: Record<
+      string,
+      Record<string, { 'x-feature-flag'?: string; responses: Record<string, { description: string }> }>
+    >;
+  };
+  for (const [p, item] of Object.entries(doc.paths))
+    for (const [m, op] of Object.entries(item)) {
+      const flag = op['x-feature-flag'];
+      assert.ok(flag, `${m} ${p} has x-feature-flag`);
+      assert.ok(
+        op.responses['503']?.description.includes(
+          `FEATURE_DISABLED: the operation is switched off (feature flag ${flag})`,
+        ),
+        `${m} ${p}: 503 documents FEATURE_DISABLED`,
+      );
+    }
+});

@@ -377,7 +377,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag auth.login); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -563,7 +563,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag auth.logout); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -756,7 +756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag auth.refresh); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -952,7 +952,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag auth.register); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1108,7 +1108,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag notifications.list); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1284,7 +1284,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag orders.list); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +1536,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PRODUCT_SERVICE_UNAVAILABLE: the catalog is unavailable; retry; DEPENDENCY_UNAVAILABLE: a datastore is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag orders.create); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1545,8 +1545,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "PRODUCT_SERVICE_UNAVAILABLE",
-                     *         "message": "the catalog is unavailable; retry",
+                     *         "code": "DEPENDENCY_UNAVAILABLE",
+                     *         "message": "a datastore or service is unavailable; retry after Retry-After",
                      *         "requestId": "0b7f3a1e-5c1d-4a8e-9f00-3c2d1e0f9a7b"
                      *       }
                      *     }
@@ -1725,7 +1725,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag orders.read); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1968,7 +1968,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description PRODUCT_SERVICE_UNAVAILABLE: the catalog is unavailable; retry; DEPENDENCY_UNAVAILABLE: a datastore is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag orders.cancel); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1977,8 +1977,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "PRODUCT_SERVICE_UNAVAILABLE",
-                     *         "message": "the catalog is unavailable; retry",
+                     *         "code": "DEPENDENCY_UNAVAILABLE",
+                     *         "message": "a datastore or service is unavailable; retry after Retry-After",
                      *         "requestId": "0b7f3a1e-5c1d-4a8e-9f00-3c2d1e0f9a7b"
                      *       }
                      *     }
@@ -2116,7 +2116,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag products.list); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2359,7 +2359,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag products.create); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2518,7 +2518,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag products.read); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2781,7 +2781,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag products.update); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2951,7 +2951,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag users.read-me); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3163,7 +3163,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After */
+            /** @description DEPENDENCY_UNAVAILABLE: a datastore or service is unavailable; retry after Retry-After; FEATURE_DISABLED: the operation is switched off (feature flag users.update-me); retry later */
             503: {
                 headers: {
                     [name: string]: unknown;

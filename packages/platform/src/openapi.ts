@@ -47,16 +47,39 @@ export function registerOpenApi(app: HttpApp, info: OpenApiInfo): void {
     // Shared schemas keep their $id as their name under components/schemas (not `def-N`).
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     hideUntagged: false,
-    // A route's kill-switch flag (route config `featureFlag`) is shown on its operation.
+    // A route's kill-switch flag (route config `featureFlag`) is shown on its operation, and its
+    // 503 answer documents FEATURE_DISABLED (the flag off) beside DEPENDENCY_UNAVAILABLE.
     transform: ({ schema, url, route }) => {
       const flag = route.config?.featureFlag;
-      return { schema: flag ? { ...schema, 'x-feature-flag': flag } : schema, url };
+      return { schema: flag ? flaggedSchema(schema as Record<string, unknown>, flag) : schema, url };
     },
   });
   app.register(async (scope) => {
     scope.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
 }
+
+/**
+ * The documented schema of a flagged route: `x-feature-flag`, and a 503 that names
+ * FEATURE_DISABLED. A copy: the route's own schema (used to serialise answers) is left alone.
+ */
+function flaggedSchema(schema: Record<string, unknown>, flag: string): Record<string, unknown> {
+  const response = (schema.response ?? {}) as Record<string, unknown>;
+  return {
+    ...schema,
+    'x-feature-flag': flag,
+    response: {
+      ...response,
+      503: errorResponse(503, [...(response[503] ? [GENERIC[503]] : []), featureDisabledDoc(flag)]),
+    },
+  };
+}
+
+/** The documented answer of an operation whose kill-switch flag is off. */
+export const featureDisabledDoc = (flag: string): ErrorDoc => [
+  'FEATURE_DISABLED',
+  `the operation is switched off (feature flag ${flag}); retry later`,
+];
 
 /** Marks a route as needing `Authorization: Bearer` in the OpenAPI document. */
 export const bearerSecurity = [{ bearerAuth: [] as string[] }];

@@ -71,6 +71,18 @@ test('a route with config.featureFlag answers 503 FEATURE_DISABLED once its flag
     };
     assert.equal(doc.paths['/things']?.get?.['x-feature-flag'], 'demo.op');
     assert.equal(doc.paths['/unflagged']?.get?.['x-feature-flag'], undefined);
+    // The flagged operation documents its 503 FEATURE_DISABLED answer in the error shape.
+    const flaggedResponses = (doc.paths['/things']?.get?.responses ?? {}) as Record<string, unknown>;
+    const disabledDoc = flaggedResponses['503'] as {
+      description: string;
+      content: Record<string, { schema: { $ref?: string } }>;
+    };
+    assert.match(disabledDoc.description, /^FEATURE_DISABLED: .*demo\.op/);
+    assert.equal(disabledDoc.content['application/json']?.schema.$ref, '#/components/schemas/ErrorResponse');
+    assert.equal(
+      (doc.paths['/unflagged']?.get?.responses as Record<string, unknown> | undefined)?.['503'],
+      undefined,
+    );
 
     // Switch it off the way a ConfigMap edit lands: a new file renamed over the old one.
     await writeFile(`${file}.tmp`, flagFile('off'));
