@@ -205,6 +205,33 @@ describe('notification-service with a real RabbitMQ vhost and PostgreSQL', () =>
     assert.equal(anon.statusCode, 401);
   });
 
+  test('text users control reaches Slack escaped: no <!channel> mention, no disguised link, no unfurl', async () => {
+    const name = '<!channel> & <https://evil.example|your order> <@U123>';
+    const e = sampleEvent('user.registered', { userId: randomUUID(), email: 'm@x', name });
+    await publisher.publish(e);
+    const hit = await eventually(() =>
+      endpoint.hits.find(
+        (h) =>
+          h.path === '/slack' &&
+          String(h.body.text).includes('Welcome to the shop') &&
+          String(h.body.text).includes('evil.example'),
+      ),
+    );
+    const text = String(hit.body.text);
+    assert.equal(
+      text,
+      '[welcome] Welcome to the shop, &lt;!channel&gt; &amp; &lt;https://evil.example|your order&gt; &lt;@U123&gt;!',
+    );
+    assert.ok(!/[<>]/.test(text), text);
+    assert.equal(hit.body.unfurl_links, false);
+    assert.equal(hit.body.unfurl_media, false);
+    // The JSON webhook carries the text as data (its receiver escapes for its own format).
+    const hook = await eventually(() =>
+      endpoint.hits.find((h) => h.path === '/hook' && h.body.eventId === e.id),
+    );
+    assert.equal(hook.body.message, `Welcome to the shop, ${name}!`);
+  });
+
   test('GET /openapi.json documents GET /notifications', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.ok(doc.paths['/notifications']?.get);

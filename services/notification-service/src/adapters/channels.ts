@@ -39,6 +39,15 @@ export class WebhookChannel implements ChannelSender {
   }
 }
 
+/**
+ * Text for Slack's mrkdwn: `&`, `<` and `>` as entities, the escaping Slack documents
+ * ("Formatting text for app surfaces"). Without it, text a user controls (a name) could mention
+ * `<!channel>` / `<@U…>` or show a link under other words (`<https://evil|your order>`).
+ */
+export function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 /** Slack incoming webhook through Slack's official SDK (@slack/webhook). */
 export class SlackChannel implements ChannelSender {
   readonly channel = 'slack' as const;
@@ -47,6 +56,11 @@ export class SlackChannel implements ChannelSender {
     this.hook = new IncomingWebhook(url, { timeout: timeoutMs });
   }
   async send(n: PendingNotification): Promise<void> {
-    await this.hook.send({ text: `[${n.type}] ${n.message}` });
+    // Escaped, and no previews of links a user may have put in their name.
+    await this.hook.send({
+      text: slackEscape(`[${n.type}] ${n.message}`),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
   }
 }
