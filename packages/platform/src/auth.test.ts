@@ -9,6 +9,7 @@ import {
   generateSigningKeys,
   InvalidTokenError,
   importPublicKey,
+  MAX_ACCESS_TOKEN_TTL_SECONDS,
   requireRole,
   signAccessToken,
   TOKEN_AUDIENCE,
@@ -25,7 +26,7 @@ const b64url = (v: unknown) =>
 /** A token with every claim our verifier wants, signed with `alg` (the signature is the test's). */
 const wellFormed = (claims: Record<string, unknown>, alg: string) =>
   new SignJWT(claims)
-    .setProtectedHeader({ alg })
+    .setProtectedHeader({ alg, typ: 'at+jwt' })
     .setSubject('u')
     .setIssuer(TOKEN_ISSUER)
     .setAudience(TOKEN_AUDIENCE)
@@ -121,7 +122,9 @@ describe('verifyAccessToken', () => {
     const { importPrivateKey } = await import('./auth.js');
     const sk = await importPrivateKey(keys.privateKey);
     const build = (mut: (j: SignJWT) => SignJWT) =>
-      mut(new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('u'))
+      mut(
+        new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' }).setSubject('u'),
+      )
         .setIssuedAt()
         .setExpirationTime('5m')
         .sign(sk);
@@ -146,6 +149,46 @@ describe('verifyAccessToken', () => {
     // An unknown role is refused even with a valid signature.
     const weird = await wellFormed({ role: 'root' }, 'EdDSA').sign(sk);
     await rejectsWith(verifyAccessToken(weird, keys.publicKey));
+  });
+
+  it('refuses a token of another type (typ not at+jwt), even well signed', async () => {
+    const { importPrivateKey } = await import('./auth.js');
+    const sk = await importPrivateKey(keys.privateKey);
+    const typed = (typ?: string) =>
+      new SignJWT({ role: 'customer' })
+        .setProtectedHeader(typ ? { alg: 'EdDSA', typ } : { alg: 'EdDSA' })
+        .setSubject('u')
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(TOKEN_AUDIENCE)
+        .setJti('j')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(sk);
+    assert.equal((await verifyAccessToken(await typed('at+jwt'), keys.publicKey)).sub, 'u');
+    await rejectsWith(verifyAccessToken(await typed('JWT'), keys.publicKey));
+    await rejectsWith(verifyAccessToken(await typed(), keys.publicKey));
+  });
+
+  it('bounds the lifetime: no token beyond MAX_ACCESS_TOKEN_TTL_SECONDS is signed or accepted', async () => {
+    const { importPrivateKey } = await import('./auth.js');
+    const sk = await importPrivateKey(keys.privateKey);
+    const user = { id: 'u', role: 'customer' as const };
+    await assert.rejects(
+      signAccessToken(user, sk, { ttlSeconds: MAX_ACCESS_TOKEN_TTL_SECONDS + 1 }),
+      RangeError,
+    );
+    const atMax = await signAccessToken(user, sk, { ttlSeconds: MAX_ACCESS_TOKEN_TTL_SECONDS });
+    assert.equal((await verifyAccessToken(atMax.token, keys.publicKey)).sub, 'u');
+    const long = await new SignJWT({ role: 'customer' })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' })
+      .setSubject('u')
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setJti('j')
+      .setIssuedAt()
+      .setExpirationTime('1d')
+      .sign(sk);
+    await rejectsWith(verifyAccessToken(long, keys.publicKey), 'invalid');
   });
 
   it('refuses garbage', async () => {

@@ -29,6 +29,13 @@ export const TOKEN_ALGORITHM = 'EdDSA';
 /** The only algorithms a token may declare. */
 export const ALLOWED_ALGORITHMS: readonly string[] = [TOKEN_ALGORITHM];
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/**
+ * The longest lifetime (exp - iat) an access token may have: user-service's setting cannot go
+ * beyond it, and verifiers refuse a token that claims more (a misconfigured or stolen signer).
+ */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 60 * 60;
+/** The JOSE `typ` of access tokens (RFC 9068); verifiers refuse any other (e.g. an ID token). */
+export const TOKEN_TYPE = 'at+jwt';
 /** Clock skew tolerated between the signer and a verifier. */
 const CLOCK_TOLERANCE_SECONDS = 5;
 
@@ -105,10 +112,13 @@ export async function signAccessToken(
 ): Promise<{ token: string; claims: AccessTokenClaims }> {
   const key = typeof privateKey === 'string' ? await importPrivateKey(privateKey) : privateKey;
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
-  const exp = iat + (opts.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS);
+  const ttl = opts.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
+  if (!(ttl > 0 && ttl <= MAX_ACCESS_TOKEN_TTL_SECONDS))
+    throw new RangeError(`access token lifetime must be 1..${MAX_ACCESS_TOKEN_TTL_SECONDS} s, not ${ttl}`);
+  const exp = iat + ttl;
   const jti = randomUUID();
   const token = await new SignJWT({ role: user.role })
-    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'at+jwt' })
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE })
     .setSubject(user.id)
     .setIssuer(TOKEN_ISSUER)
     .setAudience(TOKEN_AUDIENCE)
@@ -120,7 +130,8 @@ export async function signAccessToken(
 }
 
 /**
- * Verifies signature (EdDSA only), issuer, audience, expiry and the required claims.
+ * Verifies signature (EdDSA only), `typ` (at+jwt), issuer, audience, expiry, the required claims
+ * and a lifetime of at most MAX_ACCESS_TOKEN_TTL_SECONDS.
  * Resolves to the claims; rejects with InvalidTokenError (a 401 when thrown in a route).
  */
 export async function verifyAccessToken(
@@ -135,6 +146,7 @@ export async function verifyAccessToken(
       issuer: TOKEN_ISSUER,
       audience: TOKEN_AUDIENCE,
       requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+      typ: TOKEN_TYPE,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
     }));
   } catch (err) {
@@ -144,6 +156,8 @@ export async function verifyAccessToken(
     throw new InvalidTokenError('invalid', 'invalid access token');
   }
   const { sub, role, iat, exp, jti } = payload;
+  if ((exp as number) - (iat as number) > MAX_ACCESS_TOKEN_TTL_SECONDS)
+    throw new InvalidTokenError('invalid', 'access token lifetime over the limit');
   if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || !ROLES.includes(role as Role))
     throw new InvalidTokenError('invalid', 'invalid access token');
   return { sub, role: role as Role, iat: iat as number, exp: exp as number, jti };

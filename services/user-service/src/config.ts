@@ -1,3 +1,4 @@
+import { MAX_ACCESS_TOKEN_TTL_SECONDS } from '@mdp/platform/auth';
 import { amqpUrl, bool, local, pem, postgresUrl, redisFailoverShape, z } from '@mdp/platform/config';
 import { defineService } from '@mdp/platform/service';
 
@@ -42,7 +43,13 @@ export const definition = defineService({
     AMQP_URL: amqpUrl(),
     /** Ed25519 PKCS8 PEM that signs access tokens (only user-service holds it). */
     JWT_PRIVATE_KEY: pem('PRIVATE KEY', 'ed25519'),
-    ACCESS_TOKEN_TTL_SECONDS: seconds(defaults.ACCESS_TOKEN_TTL_SECONDS),
+    /** At most MAX_ACCESS_TOKEN_TTL_SECONDS (1 h): verifiers refuse longer-lived tokens. */
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(MAX_ACCESS_TOKEN_TTL_SECONDS)
+      .default(defaults.ACCESS_TOKEN_TTL_SECONDS),
     REFRESH_TOKEN_TTL_SECONDS: seconds(defaults.REFRESH_TOKEN_TTL_SECONDS),
     REFRESH_FAMILY_TTL_SECONDS: seconds(defaults.REFRESH_FAMILY_TTL_SECONDS),
     LOGIN_MAX_FAILURES_PER_ACCOUNT: count(defaults.LOGIN_MAX_FAILURES_PER_ACCOUNT),
