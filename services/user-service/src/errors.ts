@@ -6,6 +6,7 @@ const CODES: Record<UserErrorReason, PublicErrorCode> = {
   invalid_input: 'VALIDATION_FAILED',
   email_taken: 'EMAIL_TAKEN',
   invalid_credentials: 'UNAUTHORIZED',
+  wrong_password: 'FORBIDDEN',
   refresh_token_invalid: 'UNAUTHORIZED',
   user_not_found: 'NOT_FOUND',
 };

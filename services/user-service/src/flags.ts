@@ -36,6 +36,12 @@ export const FLAGS = {
     kind: 'kill-switch',
     description: 'Kill switch: PATCH /users/me.',
   },
+  'users.change-password': {
+    type: 'boolean',
+    default: true,
+    kind: 'kill-switch',
+    description: 'Kill switch: POST /users/me/password.',
+  },
 } as const;
 
 export type FlagKey = keyof typeof FLAGS;

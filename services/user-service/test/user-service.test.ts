@@ -356,6 +356,68 @@ describe('refresh tokens', () => {
   });
 });
 
+describe('password change (POST /users/me/password)', () => {
+  const change = (token: string, body: Record<string, unknown>, ip = nextIp()) =>
+    h.app.inject({
+      method: 'POST',
+      url: '/users/me/password',
+      headers: { ...bearer(token), 'x-forwarded-for': ip },
+      payload: body,
+    });
+  const refresh = (refreshToken: string) =>
+    h.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } });
+
+  it('needs the current password; afterwards only the new one signs in and every session is revoked', async () => {
+    const { email: mail, password, tokens } = await newUser('pwchange');
+    const second = (await login(mail, password, nextIp())).json();
+    expectError(
+      await change(tokens.accessToken, {
+        currentPassword: 'not the password',
+        newPassword: 'brand new secret',
+      }),
+      403,
+      'FORBIDDEN',
+    );
+    const ok = await change(tokens.accessToken, {
+      currentPassword: password,
+      newPassword: 'brand new secret',
+    });
+    assert.equal(ok.statusCode, 204, ok.body);
+    expectError(await login(mail, password, nextIp()), 401);
+    const fresh = await login(mail, 'brand new secret', nextIp());
+    assert.equal(fresh.statusCode, 200);
+    // Both sessions opened before the change are over; the one after it works.
+    expectError(await refresh(tokens.refreshToken), 401);
+    expectError(await refresh(second.refreshToken), 401);
+    assert.equal((await refresh(fresh.json().refreshToken)).statusCode, 200);
+  });
+
+  it('refuses a new password outside the rules, a missing token, and is throttled like a sign-in', async () => {
+    const { password, tokens } = await newUser('pwrules');
+    expectError(await change(tokens.accessToken, { currentPassword: password, newPassword: 'short' }), 400);
+    expectError(
+      await h.app.inject({
+        method: 'POST',
+        url: '/users/me/password',
+        payload: { currentPassword: password, newPassword: 'brand new secret' },
+      }),
+      401,
+    );
+    // maxFailuresPerAccount is 3 in this suite: the 4th guess is refused before any check.
+    for (let i = 0; i < 3; i++)
+      expectError(
+        await change(tokens.accessToken, { currentPassword: `guess ${i}`, newPassword: 'brand new secret' }),
+        403,
+      );
+    const blocked = await change(tokens.accessToken, {
+      currentPassword: password,
+      newPassword: 'brand new secret',
+    });
+    expectError(blocked, 429, 'TOO_MANY_REQUESTS');
+    assert.ok(Number(blocked.headers['retry-after']) > 0);
+  });
+});
+
 describe('users/me', () => {
   it('GET returns the caller; PATCH changes the name only', async () => {
     const { tokens, user } = await newUser('me');

@@ -64,6 +64,14 @@ export class PgUserRepository implements UserRepository {
     return rows[0] ? toUser(rows[0]) : undefined;
   }
 
+  async updatePasswordHash(id: string, passwordHash: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1',
+      [id, passwordHash],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   async updateName(id: string, name: string): Promise<User | undefined> {
     const { rows } = await this.pool.query<Row>(
       'UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING id, email, name, role',

@@ -19,6 +19,8 @@ export interface RefreshTokenSettings {
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const tokenKey = (token: string) => `rt:${hashOf(token)}`;
 const familyKey = (family: string) => `rf:${family}`;
+/** The families of a user (a set, expiring with the longest-lived family), for `revokeAll`. */
+const userFamiliesKey = (userId: string) => `ru:${userId}`;
 
 /** Marks a token used (atomically) and returns [userId, family, useCount], or null if unknown. */
 const USE_TOKEN = `
@@ -67,7 +69,12 @@ export class RedisRefreshTokenStore implements RefreshTokenStore {
   async issue(userId: string): Promise<string> {
     const family = randomUUID();
     const ttlMs = this.settings.familyTtlSeconds * 1000;
-    await this.redis.set(familyKey(family), userId, 'PX', ttlMs);
+    await this.redis
+      .multi()
+      .set(familyKey(family), userId, 'PX', ttlMs)
+      .sadd(userFamiliesKey(userId), family)
+      .pexpire(userFamiliesKey(userId), ttlMs)
+      .exec();
     return this.store(userId, family, Math.min(this.settings.ttlSeconds * 1000, ttlMs));
   }
 
@@ -87,6 +94,13 @@ export class RedisRefreshTokenStore implements RefreshTokenStore {
       Math.min(this.settings.ttlSeconds * 1000, familyLeftMs),
     );
     return { outcome: 'rotated', userId, refreshToken };
+  }
+
+  async revokeAll(userId: string): Promise<void> {
+    const families = await this.redis.smembers(userFamiliesKey(userId));
+    const multi = this.redis.multi();
+    for (const family of families) multi.del(familyKey(family));
+    await multi.del(userFamiliesKey(userId)).exec();
   }
 
   async revoke(token: string, userId: string): Promise<void> {

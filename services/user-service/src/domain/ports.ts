@@ -21,6 +21,8 @@ export interface UserRepository {
   findByEmail(email: string): Promise<UserWithPassword | undefined>;
   findById(id: string): Promise<User | undefined>;
   updateName(id: string, name: string): Promise<User | undefined>;
+  /** Replaces the password hash; false when the user does not exist. */
+  updatePasswordHash(id: string, passwordHash: string): Promise<boolean>;
 }
 
 export interface PasswordHasher {
@@ -46,6 +48,8 @@ export interface RefreshTokenStore {
   rotate(token: string): Promise<RotateResult>;
   /** Revokes the token's family if it belongs to `userId`. */
   revoke(token: string, userId: string): Promise<void>;
+  /** Revokes every family of `userId` (every session; after a password change). */
+  revokeAll(userId: string): Promise<void>;
 }
 
 export interface LoginThrottle {

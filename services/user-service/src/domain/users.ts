@@ -15,6 +15,8 @@ export type UserErrorReason =
   | 'email_taken'
   /** Unknown email or wrong password: the same answer for both. */
   | 'invalid_credentials'
+  /** A signed-in user's current password is wrong (password change). */
+  | 'wrong_password'
   /** Unknown, used, revoked or expired refresh token. */
   | 'refresh_token_invalid'
   | 'user_not_found';
@@ -152,6 +154,36 @@ export class UserService {
     const user = await this.deps.users.findById(userId);
     if (!user) throw userNotFound();
     return user;
+  }
+
+  /**
+   * Changes the signed-in user's password: the current one is required (throttled like a
+   * sign-in, so a stolen access token cannot be used to guess it), and every refresh-token family
+   * of the user is revoked, so every other session ends at its next refresh.
+   */
+  async changePassword(
+    userId: string,
+    input: { currentPassword: string; newPassword: string },
+    ip: string,
+  ): Promise<void> {
+    checkPassword(input.newPassword);
+    const me = await this.deps.users.findById(userId);
+    if (!me) throw userNotFound();
+    const accountKey = createHash('sha256').update(me.email).digest('hex');
+    const wait = await this.deps.throttle.consumeAttempt(accountKey, ip);
+    if (wait > 0) throw new LoginThrottledError(wait);
+    const user = await this.deps.users.findByEmail(me.email);
+    if (!user) throw userNotFound();
+    if (!(await this.deps.passwords.verify(user.passwordHash, input.currentPassword)))
+      throw new UserError('wrong_password', 'the current password is wrong');
+    await this.deps.throttle.succeeded(accountKey, ip);
+    const updated = await this.deps.users.updatePasswordHash(
+      userId,
+      await this.deps.passwords.hash(input.newPassword),
+    );
+    if (!updated) throw userNotFound();
+    await this.deps.refreshTokens.revokeAll(userId);
+    this.deps.onSecurityEvent?.('password_changed', { userId });
   }
 
   async rename(userId: string, rawName: string): Promise<User> {

@@ -46,6 +46,14 @@ export const TokenPairSchema = Type.Object({
   expiresIn: Type.Integer({ description: 'access token lifetime in seconds' }),
 });
 
+export const ChangePasswordBody = Type.Object(
+  {
+    currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+    newPassword: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+);
+
 export const UpdateMeBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH }) },
   { additionalProperties: false },

@@ -1,8 +1,9 @@
 import { type RouteAuth, userOf } from '@mdp/platform/auth';
 import type { HttpApp } from '@mdp/platform/http';
 import { operation } from '@mdp/platform/openapi';
+import { Type } from '@sinclair/typebox';
 import type { UserService } from '../domain/users.js';
-import { UpdateMeBody, UserSchema } from './schemas.js';
+import { ChangePasswordBody, UpdateMeBody, UserSchema } from './schemas.js';
 
 export function userRoutes(app: HttpApp, deps: { users: UserService; auth: RouteAuth }) {
   const { users } = deps;
@@ -46,5 +47,33 @@ export function userRoutes(app: HttpApp, deps: { users: UserService; auth: Route
       },
     },
     async (request) => users.rename(userOf(request).id, request.body.name),
+  );
+
+  app.post(
+    '/users/me/password',
+    {
+      config: { featureFlag: 'users.change-password' },
+      preHandler: auth,
+      schema: {
+        ...operation({
+          operationId: 'changePassword',
+          summary: 'Change the password (the current one required); every session is signed out',
+          tag: 'users',
+          access: 'bearer',
+          body: true,
+          responses: { 204: Type.Null({ description: 'changed; every refresh token revoked' }) },
+          errors: {
+            403: [['FORBIDDEN', 'the current password is wrong']],
+            404: [['NOT_FOUND', 'the account no longer exists']],
+            429: [['TOO_MANY_REQUESTS', 'too many wrong passwords; retry after Retry-After']],
+          },
+        }),
+        body: ChangePasswordBody,
+      },
+    },
+    async (request, reply) => {
+      await users.changePassword(userOf(request).id, request.body, request.ip);
+      return reply.code(204).send(null);
+    },
   );
 }
