@@ -116,4 +116,4 @@ else
     kubectl rollout status --namespace "$namespace" "deployment/$s" --timeout=300s
   done
 fi
-echo "kind-up: done. Gateway: https://mdp.localtest.me/ (self-signed certificate)"
+echo "kind-up: done. API: https://mdp.localtest.me/api/, docs: https://mdp.localtest.me/docs (self-signed certificate)"

@@ -39,6 +39,21 @@ describe('render', () => {
     }
   });
 
+  test('the edge routes only the API and the docs: no /metrics, /readyz or /version from outside', async () => {
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      const ingresses = r.items.filter((i) => i.resource.kind === 'Ingress');
+      assert.ok(ingresses.length > 0, `${env} has an Ingress`);
+      for (const { resource } of ingresses)
+        for (const rule of resource.spec.rules as { http: { paths: { path: string; pathType: string }[] } }[])
+          assert.deepEqual(
+            rule.http.paths.map((p) => `${p.pathType} ${p.path}`).sort(),
+            ['Prefix /api', 'Prefix /docs'],
+            `${env}: Ingress ${resource.metadata.name}`,
+          );
+    }
+  });
+
   test('the image owner appears only in the overlays images: entries', () => {
     const grep = spawnSync('git', ['grep', '-l', 'ghcr.io/mdp-example', '--', 'deploy', 'databases'], {
       cwd: repoRoot,
