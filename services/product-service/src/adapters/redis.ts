@@ -134,7 +134,8 @@ export class RedisProductCache implements ProductCache {
     // Stored under the generation seen BEFORE reading the store: a write in between has
     // bumped the generation, so this (possibly stale) page is never served.
     const seen = gen;
-    if (seen !== undefined)
+    // An empty page (a category or search that matches nothing) is not worth a key.
+    if (seen !== undefined && page.items.length > 0)
       await this.quietly('setList', () =>
         this.redis.set(this.listKey(seen, q), JSON.stringify(page), 'EX', this.ttl),
       );

@@ -7,7 +7,7 @@ import * as P from './product.js';
 export interface ProductCache {
   getProduct(id: string): Promise<P.Product | undefined>;
   setProduct(product: P.Product): Promise<void>;
-  /** Read-through for a list page: the cached page, or `load()` (then cached). */
+  /** Read-through for a list page: the cached page, or `load()` (then cached unless it has no items). */
   list(query: P.ListQuery, load: () => Promise<P.Page>): Promise<P.Page>;
   /** Drops the products' entries and every cached list page. */
   invalidate(ids: string[]): Promise<void>;
@@ -22,6 +22,14 @@ export interface CatalogEvents {
 
 export const MAX_LIMIT = 100;
 export const DEFAULT_LIMIT = 20;
+/**
+ * Which list pages may be cached, so that anonymous traffic cannot fill Redis with one entry per
+ * distinct query (issue 15): no free-text search (`q` is unbounded), page sizes from this short
+ * list only, and (in the cache) no empty page, so a made-up category stores nothing. What remains
+ * is bounded by the catalog itself: categories × these sizes × pages, per cache generation.
+ */
+export const CACHEABLE_LIMITS: ReadonlySet<number> = new Set([10, DEFAULT_LIMIT, 50, MAX_LIMIT]);
+export const cacheableList = (q: P.ListQuery) => q.q === undefined && CACHEABLE_LIMITS.has(q.limit);
 
 /** The catalog's use cases: reads through the cache, writes invalidate it, stock thresholds raise events. */
 export class Catalog {
@@ -49,7 +57,7 @@ export class Catalog {
     if (q.cursor) P.decodeCursor(q.cursor);
     const control: RankingVariant = 'control';
     const [page, variant] = await Promise.all([
-      this.deps.cache.list(q, () => this.deps.repo.list(q)),
+      cacheableList(q) ? this.deps.cache.list(q, () => this.deps.repo.list(q)) : this.deps.repo.list(q),
       this.deps.experiment?.variantFor(userId) ?? control,
     ]);
     // Ranked within the page (the cached page is shared by every variant; cursors stay valid).
