@@ -84,4 +84,19 @@ describe('events of the contract', () => {
     // Extra fields are tolerated: a producer may add one before its consumers read it.
     assert.equal(reason({ ...registered, data: { ...registered.data, locale: 'de' } }), 'accepted');
   });
+
+  test('an event from another source than the contract names is refused', () => {
+    const created = wire(sampleEvent('order.created')) as Record<string, unknown>;
+    assert.equal(created.source, 'order-service');
+    assert.doesNotThrow(() => parseEvent(created));
+    for (const source of ['user-service', 'product-service', 'attacker', 'order-service '])
+      assert.throws(
+        () => parseEvent({ ...created, source }),
+        (err: unknown) =>
+          err instanceof InvalidEventError &&
+          err.reason ===
+            `order.created from ${JSON.stringify(source)}: the contract's source is order-service`,
+        source,
+      );
+  });
 });

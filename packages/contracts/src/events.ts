@@ -146,6 +146,13 @@ export function parseEvent(body: unknown): AnyEvent {
   const type = body.type;
   const check = payloads.get(type);
   if (!check) throw new InvalidEventError(`unknown event type ${JSON.stringify(type)}`);
+  // Only the producer the contract names may emit a type (issue 15): an event of another source
+  // (a service publishing what is not its own, or a forged message) is refused.
+  const source = EVENTS[type as EventType].source;
+  if (body.source !== source)
+    throw new InvalidEventError(
+      `${type} from ${JSON.stringify(body.source)}: the contract's source is ${source}`,
+    );
   if (!check.Check(body.data))
     throw new InvalidEventError(`${type}: ${firstError(check, body.data, '/data')}`);
   return body as unknown as AnyEvent;
