@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot, toolPath } from '@mdp/platform/tools';
-import { readImages, renderedImages } from './overlay.js';
+import { type BuildList, checkRefs, imageRefs } from '../check-image-refs.js';
+import { overlayDir, readImages, renderedImages } from './overlay.js';
 import {
   currentDigests,
   type DigestsFile,
@@ -169,6 +170,18 @@ describe('promotion (scripts/pipeline/promote.ts)', () => {
       assert.ok(running.length >= 1, `${i.service} runs somewhere`);
       for (const r of running) assert.equal(r.image, `${i.name}:staging@${i.digest}`, r.workload);
     }
+    // The promoted render still passes the static image-reference guard (tag scheme, our images).
+    const list = JSON.parse(
+      execFileSync(
+        path.join(ROOT, 'scripts/build-images.sh'),
+        ['--list', '--json', '--owner', 'mdp-example'],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    ) as BuildList;
+    const render = execFileSync('kubectl', ['kustomize', overlayDir(repo, 'staging')], { encoding: 'utf8' });
+    assert.deepEqual(checkRefs(imageRefs(render), list).problems, []);
     assert.deepEqual(log(repo), ['Promote a1b2c3d to staging', 'initial']);
     assert.ok(clean(repo), 'the overlay and the record are committed');
     const body = execFileSync('git', ['log', '-1', '--format=%B'], { cwd: repo, encoding: 'utf8' });
