@@ -2,7 +2,7 @@
  * Promotion against temporary Git repositories: a `git init` with a copy of deploy/ (and what its
  * overlays include), digests signed with a real cosign key pair made here. The signatures are
  * `cosign sign-blob` signatures of the digest strings (no registry, no transparency log: the key
- * alone, with an empty trusted root), verified with `cosign verify-blob` through the same
+ * alone, offline), verified with `cosign verify-blob` through the same
  * `Verifier` interface the workflows use with `cosign verify IMAGE@DIGEST`. The render check runs
  * the real `kubectl kustomize`. cosign is .tools/bin/cosign (scripts/install-tools.sh): missing fails.
  */
@@ -35,13 +35,6 @@ const GIT_ENV = {
   GIT_AUTHOR_EMAIL: 'pipeline@test.invalid',
   GIT_COMMITTER_NAME: 'pipeline test',
   GIT_COMMITTER_EMAIL: 'pipeline@test.invalid',
-};
-const EMPTY_TRUSTED_ROOT = {
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
 };
 
 const digestOf = () => `sha256:${randomBytes(32).toString('hex')}`;
@@ -132,13 +125,10 @@ describe('promotion (scripts/pipeline/promote.ts)', () => {
     otherKey = path.join(work, 'other.key');
     signatures = path.join(work, 'signatures');
     mkdirSync(signatures);
-    const trustedRoot = path.join(work, 'trusted-root.json');
-    writeFileSync(trustedRoot, JSON.stringify(EMPTY_TRUSTED_ROOT));
     verifier = cosignBlobVerifier({
       cosign,
       key: path.join(work, 'trusted.pub'),
       signatures,
-      trustedRoot,
       env: cosignEnv,
     });
   });
@@ -359,11 +349,10 @@ describe('promotion (scripts/pipeline/promote.ts)', () => {
         env: { ...process.env, ...cosignEnv, GITHUB_RUN_ID: '601' },
       });
     const common = ['--repo', repo, '--key', path.join(work, 'trusted.pub'), '--signatures', signatures];
-    const trusted = ['--trusted-root', path.join(work, 'trusted-root.json')];
-    const refused = cli('promote', ['--env', 'production', '--digests', file, ...common, ...trusted]);
+    const refused = cli('promote', ['--env', 'production', '--digests', file, ...common]);
     assert.equal(refused.status, 1, refused.stderr);
     assert.match(refused.stderr, /did not pass staging/);
-    const ok = cli('promote', ['--env', 'staging', '--digests', file, ...common, ...trusted]);
+    const ok = cli('promote', ['--env', 'staging', '--digests', file, ...common]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).runId, '601');
     assert.equal(cli('promote', ['--digests', file]).status, 2, 'no --env');

@@ -19,7 +19,7 @@
  * Signature options: --key cosign.pub (key pair) or --certificate-identity-regexp RE
  * [--certificate-oidc-issuer URL] (keyless, the CI case); --signatures DIR verifies `cosign
  * sign-blob` signatures of the digest strings (DIR/<hex>.sig) with --key instead of image
- * signatures in a registry; --trusted-root FILE for offline verification. cosign is
+ * signatures in a registry (key only, offline); --trusted-root FILE for offline image verification. cosign is
  * .tools/bin/cosign, else the PATH.
  * Common: --repo DIR (the GitOps checkout; default the current directory), --run-id (default
  * $GITHUB_RUN_ID, else "local"), --actor (default $GITHUB_ACTOR, else $USER), --no-commit.
@@ -330,7 +330,6 @@ async function main(argv: string[]): Promise<void> {
             cosign,
             key: values.key ?? fail('--signatures needs --key'),
             signatures: values.signatures,
-            ...(values['trusted-root'] ? { trustedRoot: values['trusted-root'] } : {}),
           })
         : cosignImageVerifier({
             cosign,

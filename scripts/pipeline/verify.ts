@@ -4,7 +4,8 @@
  *  - images in a registry (`cosign verify IMAGE@DIGEST`): the workflows; keyless (the Fulcio
  *    certificate of build-images.yml's GitHub OIDC identity) or with a public key, and
  *  - signed blobs (`cosign verify-blob`): a signature of the digest string itself, made with
- *    `cosign sign-blob` by the key holder, for where no registry is reachable (the tests here).
+ *    `cosign sign-blob --tlog-upload=false` by the key holder, for where no registry is reachable
+ *    (the tests here): verified with the public key alone, offline.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,8 +80,6 @@ export interface CosignBlobOptions {
   key: string;
   /** Folder of `<sha256 hex>.sig` files: `cosign sign-blob` signatures of the digest string. */
   signatures: string;
-  /** A Sigstore trusted root (JSON); with no transparency log, verification rests on the key. */
-  trustedRoot?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -92,9 +91,10 @@ export function cosignBlobVerifier(o: CosignBlobOptions): Verifier {
     async verify(_name, digest) {
       const signature = path.join(o.signatures, `${digest.replace(/^sha256:/, '')}.sig`);
       if (!existsSync(signature)) return { ok: false, detail: `no signature ${signature}` };
-      const offline = o.trustedRoot
-        ? ['--insecure-ignore-tlog=true', '--offline=true', '--trusted-root', o.trustedRoot]
-        : [];
+      // Key-pair signatures made with --tlog-upload=false: the key is the whole trust, no
+      // transparency log and no Sigstore TUF root to fetch (cosign v2.6 takes --trusted-root
+      // only with the new bundle format, so none is given).
+      const offline = ['--insecure-ignore-tlog=true', '--offline=true'];
       const dir = mkdtempSync(path.join(tmpdir(), 'mdp-verify-'));
       const payload = path.join(dir, 'payload');
       writeFileSync(payload, signedPayload(digest));
