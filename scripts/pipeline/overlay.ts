@@ -43,30 +43,26 @@ export function setDigests(root: string, env: Environment, images: Images): void
   writeFileSync(file, doc.toString());
 }
 
-interface Container {
-  name?: string;
-  image?: string;
-}
-interface PodSpec {
-  containers?: Container[];
-  initContainers?: Container[];
-}
-interface Manifest {
-  kind?: string;
-  metadata?: { name?: string };
-  spec?: {
-    template?: { spec?: PodSpec };
-    jobTemplate?: { spec?: { template?: { spec?: PodSpec } } };
-  };
-}
-
 export interface RenderedImage {
   workload: string;
   container: string;
   image: string;
 }
 
-/** Every container image of the overlay's render (Deployments, Rollouts, StatefulSets, Jobs, ...). */
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+
+/** Every container list anywhere in a manifest (pod templates, CronJobs, AnalysisTemplate Jobs ...). */
+function containersIn(node: unknown, out: { name?: string; image?: string }[] = []) {
+  if (Array.isArray(node)) for (const n of node) containersIn(n, out);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) {
+      if (CONTAINER_LISTS.has(k) && Array.isArray(v)) out.push(...(v as { name?: string; image?: string }[]));
+      else containersIn(v, out);
+    }
+  return out;
+}
+
+/** Every container image of the overlay's render (Deployments, Rollouts, Jobs, AnalysisTemplates, ...). */
 export function renderedImages(root: string, env: Environment): RenderedImage[] {
   const out = execFileSync('kubectl', ['kustomize', overlayDir(root, env)], {
     encoding: 'utf8',
@@ -74,11 +70,10 @@ export function renderedImages(root: string, env: Environment): RenderedImage[] 
   });
   const images: RenderedImage[] = [];
   for (const doc of parseAllDocuments(out)) {
-    const m = doc.toJS() as Manifest | null;
-    const pod = m?.spec?.template?.spec ?? m?.spec?.jobTemplate?.spec?.template?.spec;
-    if (!m || !pod) continue;
-    for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])])
-      if (c.image)
+    const m = doc.toJS() as { kind?: string; metadata?: { name?: string } } | null;
+    if (!m) continue;
+    for (const c of containersIn(m))
+      if (typeof c.image === 'string')
         images.push({ workload: `${m.kind}/${m.metadata?.name}`, container: c.name ?? '', image: c.image });
   }
   return images;
