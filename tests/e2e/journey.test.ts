@@ -185,17 +185,10 @@ describe('the shop end to end, through the gateway', { timeout: 300_000 }, () =>
     assert.equal((await apiClientCli('smoke', [])).code, 2, 'no --base-url is a usage error');
   });
 
-  test('npm run loadtest (short): p50/p99 per group and error rate, exit code = the SLO gate verdict', async (t) => {
-    const run = await apiClientCli('loadtest', [
-      '--base-url',
-      stack.gateway,
-      '--duration',
-      '2',
-      '--rate',
-      '5',
-      '--json',
-    ]);
+  test('npm run loadtest --profile ci (the short run of CI): p50/p99 per group and error rate, exit code = the SLO gate verdict', async (t) => {
+    const run = await apiClientCli('loadtest', ['--base-url', stack.gateway, '--profile', 'ci', '--json']);
     const result = run.last as {
+      profile: string;
       pass: boolean;
       errorRate: number;
       failures: string[];
@@ -203,6 +196,7 @@ describe('the shop end to end, through the gateway', { timeout: 300_000 }, () =>
       cleanup: { ordersPlaced: number; ordersCancelled: number };
     };
     t.diagnostic(run.stdout.split('\n').slice(0, 7).join('\n'));
+    assert.equal(result.profile, 'ci');
     assert.deepEqual(
       result.groups.map((g) => g.group),
       ['catalog', 'auth', 'orders', 'notifications'],

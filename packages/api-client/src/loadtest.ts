@@ -1,8 +1,11 @@
 /**
- * `npm run loadtest -- --base-url URL [--duration S] [--rate R] [--json]`: autocannon drives each
+ * `npm run loadtest -- --base-url URL [--profile ci|staging] [--duration S] [--rate R] [--json]`: autocannon drives each
  * operation group of the SLO page in turn through the gateway, at R requests/s for S seconds each,
  * prints p50/p99 per group and the error rate, and exits 1 when the SLO load-test gate fails
- * (src/slo.ts), 2 on a usage error. Orders it placed are cancelled at the end.
+ * (src/slo.ts), 2 on a usage error. Orders it placed are cancelled at the end. A profile names a
+ * duration and rate (PROFILES: `ci` is the short run against the local stack, `staging` the
+ * pre-production gate of deploy-staging.yml); --duration and --rate override it. The thresholds are
+ * the SLO gate's whatever the profile.
  *
  * The gateway limits each signed-in user (or anonymous IP) to a number of requests per minute
  * (flag gateway.rate-limit-per-minute, 600 by default): the test signs up enough customers that
@@ -45,6 +48,29 @@ const withHeaders = (req: Req, headers: Record<string, string>): Req =>
   ({ ...req, headers: { ...req.headers, ...headers } }) as Req;
 
 const PER_USER_RATE = 8;
+
+/** Named load shapes: seconds per group and requests per second per group. */
+export const PROFILES = {
+  ci: { durationS: 3, rate: 10 },
+  staging: { durationS: 30, rate: 40 },
+} as const satisfies Record<string, { durationS: number; rate: number }>;
+export type ProfileName = keyof typeof PROFILES;
+export const DEFAULT_SHAPE = { durationS: 10, rate: 20 };
+
+/** The duration and rate of a run: the profile's (or the default), then any explicit option. */
+export function loadShape(
+  profile: string | undefined,
+  over: { durationS?: number; rate?: number } = {},
+): { profile: ProfileName | null; durationS: number; rate: number } {
+  if (profile !== undefined && !Object.hasOwn(PROFILES, profile))
+    throw new Error(`unknown profile ${profile} (${Object.keys(PROFILES).join(', ')})`);
+  const base = profile ? PROFILES[profile as ProfileName] : DEFAULT_SHAPE;
+  return {
+    profile: (profile as ProfileName | undefined) ?? null,
+    durationS: over.durationS ?? base.durationS,
+    rate: over.rate ?? base.rate,
+  };
+}
 
 export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   const log = opts.log ?? (() => {});
@@ -195,8 +221,8 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   };
 }
 
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
+function positive(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) usage(`loadtest: --${name} must be a positive number`);
   return n;
@@ -206,12 +232,27 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { baseUrl, values } = baseUrlArgs('loadtest', {
     duration: { type: 'string' },
     rate: { type: 'string' },
+    profile: { type: 'string' },
     json: { type: 'boolean' },
   });
+  let shape: ReturnType<typeof loadShape>;
+  try {
+    const durationS = positive('duration', values.duration);
+    const rate = positive('rate', values.rate);
+    shape = loadShape(typeof values.profile === 'string' ? values.profile : undefined, {
+      ...(durationS ? { durationS } : {}),
+      ...(rate ? { rate } : {}),
+    });
+  } catch (err) {
+    usage(`loadtest: ${(err as Error).message}`);
+  }
+  process.stderr.write(
+    `loadtest: profile ${shape.profile ?? '(none)'}: ${shape.durationS} s per group at ${shape.rate} req/s\n`,
+  );
   const result = await loadTest({
     baseUrl,
-    durationS: positive('duration', values.duration, 10),
-    rate: positive('rate', values.rate, 20),
+    durationS: shape.durationS,
+    rate: shape.rate,
     log: (text) => process.stderr.write(`loadtest: ${text}\n`),
   });
   line('group          requests  p50 ms  p99 ms  target  errors  statuses');
@@ -221,6 +262,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     );
   line(`error rate ${(result.errorRate * 100).toFixed(3)} % (gate <= 0.1 %)`);
   line(result.pass ? 'SLO load-test gate: pass' : `SLO load-test gate: FAIL (${result.failures.join('; ')})`);
-  if (values.json) line(JSON.stringify(result));
+  if (values.json) line(JSON.stringify({ profile: shape.profile, ...result }));
   process.exit(result.pass ? 0 : 1);
 }
