@@ -44,7 +44,7 @@ export interface RuleFile {
 
 const yamlFiles = (dir: string): string[] =>
   (existsSync(dir) ? readdirSync(dir) : [])
-    .filter((f) => f.endsWith('.yaml'))
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
     .sort()
     .map((f) => path.join(dir, f));
 
