@@ -1,9 +1,13 @@
 /**
  * `npm run monitoring:check`: the static proof of monitoring/ in seconds — promtool check and test of
- * every rule file (the hand-written cases and the generated SLO cases), Sloth regeneration, amtool
- * check-config and every route case. Prints the figures; exits 1 on the first failing step's report.
+ * every rule file (the hand-written cases and the generated SLO cases), Sloth and dashboard
+ * regeneration, amtool check-config and every route case. Prints the figures; exits 1 listing every
+ * problem found.
  */
+import path from 'node:path';
+import { repoRoot } from '@mdp/platform/tools';
 import { checkConfig, routeCases, testRoute } from './alertmanager.js';
+import { DASHBOARDS, staleDashboards } from './dashboards.js';
 import {
   alertCases,
   alertRules,
@@ -37,7 +41,12 @@ try {
   }
   const staleSpecs = stale();
   if (staleSpecs.length)
-    problems.push(`stale Sloth output (run npm run slo:generate): ${staleSpecs.join(', ')}`);
+    problems.push(
+      `stale Sloth output (run npm run slo:generate): ${staleSpecs.map((s) => path.relative(repoRoot(), s)).join(', ')}`,
+    );
+  const staleBoards = staleDashboards();
+  if (staleBoards.length)
+    problems.push(`stale dashboards (run npm run dashboards:generate): ${staleBoards.join(', ')}`);
   const am = checkConfig();
   if (am.status !== 0) problems.push(`${am.command}\n${am.output}`);
   const routes = routeCases();
@@ -56,6 +65,7 @@ try {
       `promtool alert cases: ${caseCount} in ${tests.length} test files`,
       `SLOs: ${slos().length}`,
       `amtool route cases: ${routes.length}`,
+      `dashboards: ${Object.keys(DASHBOARDS).length}`,
       `monitoring:check took ${seconds} s`,
       '',
     ].join('\n'),
