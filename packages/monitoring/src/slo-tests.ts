@@ -4,7 +4,7 @@
  * 2h/1d at 3x and 6h/3d at 1x), synthetic SLI error ratios (`slo:sli_error:ratio_rate<window>`)
  * just above the pair's threshold in both windows (fires) and just below it in the long window
  * (silent). Plus one case per SLO from the raw metrics its SLI reads (sli-inputs.ts): all bad fires
- * the page, all good stays silent — that proves the SLI queries, not only the thresholds.
+ * the page and the ticket, all good stays silent — that proves the SLI queries, not only the thresholds.
  */
 import { stringify } from 'yaml';
 import type { PromtoolTest, Rule, RuleFile } from './monitoring.js';
@@ -121,22 +121,24 @@ export function sloPromtoolTests(files: RuleFile[]): GeneratedTest[] {
         } as PromtoolTest['tests'][number]);
       }
     }
-    // From the raw metrics: all bad pages, all good stays silent.
+    // From the raw metrics: all bad pages (and tickets), all good stays silent.
     for (const id of ids) {
       const input = SLI_INPUTS[id];
       if (!input) throw new Error(`no raw SLI input for ${id} in packages/monitoring/src/sli-inputs.ts`);
-      const page = alerts.find(
-        (a) => a.expr.includes(`sloth_id="${id}"`) && a.labels?.sloth_severity === 'page',
-      );
-      if (!page) throw new Error(`${f.file}: no page alert for ${id}`);
-      const terms = burnTerms(page.expr);
-      const labels0 = sliLabelsOf(rules, id);
-      const exprLabels = keptLabels(page.expr, { ...labels0, namespace: 'mdp-production' });
-      const labels = { ...exprLabels, ...(page.labels ?? {}), alertname: page.alert };
-      const annotations = Object.fromEntries(
-        Object.entries(page.annotations ?? {}).map(([k, v]) => [k, expand(v, exprLabels)]),
-      );
-      void terms;
+      // Every event bad: the ratio is 1 in every window, so the page and the ticket both fire.
+      const mine = alerts.filter((a) => a.expr.includes(`sloth_id="${id}"`));
+      if (!mine.some((a) => a.labels?.sloth_severity === 'page'))
+        throw new Error(`${f.file}: no page alert for ${id}`);
+      const page = mine[0] as (typeof mine)[number];
+      const expected = mine.map((a) => {
+        const exprLabels = keptLabels(a.expr, { ...sliLabelsOf(rules, id), namespace: 'mdp-production' });
+        return {
+          exp_labels: { ...exprLabels, ...(a.labels ?? {}), alertname: a.alert },
+          exp_annotations: Object.fromEntries(
+            Object.entries(a.annotations ?? {}).map(([k, v]) => [k, expand(v, exprLabels)]),
+          ),
+        };
+      });
       tests.push({
         interval: '1m',
         input_series: input(1),
@@ -144,10 +146,10 @@ export function sloPromtoolTests(files: RuleFile[]): GeneratedTest[] {
           {
             eval_time: '10m',
             alertname: page.alert,
-            exp_alerts: [{ exp_labels: labels, exp_annotations: annotations }],
+            exp_alerts: expected,
           },
         ],
-        ...{ name: `${id}: raw metrics, every event bad: the page fires` },
+        ...{ name: `${id}: raw metrics, every event bad: page and ticket fire` },
       } as PromtoolTest['tests'][number]);
       tests.push({
         interval: '1m',

@@ -42,7 +42,7 @@ export function slos(): { id: string; file: string; alert: string; objective: nu
       id: `${s.spec.service}-${o.name}`,
       file,
       alert: o.alerting.name,
-      objective: Number(o.objective) / 100,
+      objective: Number((Number(o.objective) / 100).toFixed(6)),
     }));
   });
 }
