@@ -29,6 +29,8 @@ export type HandleResult = 'done' | 'duplicate';
 export interface ConsumedEvent {
   id: string;
   type: string;
+  /** When the producer says the event happened (the envelope's `time`): measures the delivery delay. */
+  time?: string;
 }
 
 export interface ConsumerOptions<E extends ConsumedEvent> {
@@ -277,6 +279,15 @@ export class EventConsumer<E extends ConsumedEvent> {
     this.opts.metrics.messagesConsumed().inc({ queue: this.opts.queue, outcome });
   }
 
+  /** Delay from the event's time to now, for an event handled for the first time. */
+  private observeDelivery(event: E) {
+    const at = event.time ? Date.parse(event.time) : Number.NaN;
+    if (Number.isNaN(at)) return;
+    this.opts.metrics
+      .eventDelivery()
+      .observe({ queue: this.opts.queue, event_type: event.type }, Math.max(0, (Date.now() - at) / 1000));
+  }
+
   private async onMessage(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const { logger } = this.opts;
     const attempt = Number(msg.properties.headers?.[RETRY_HEADER] ?? 0) || 0;
@@ -301,6 +312,7 @@ export class EventConsumer<E extends ConsumedEvent> {
       const result = await this.opts.handle(event, { attempt, final, message: msg });
       ch.ack(msg);
       this.count(result === 'duplicate' ? 'duplicate' : 'ack');
+      if (result !== 'duplicate') this.observeDelivery(event);
     } catch (err) {
       const ctx = { err, eventId: event?.id, type: event?.type, attempt, queue: this.opts.queue };
       if (err instanceof PermanentError || final) {

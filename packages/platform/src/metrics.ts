@@ -9,11 +9,14 @@ export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
  * so a service only exposes what it really does. A service's own metrics (e.g. order-service's
  * `orders_created_total`) are made with `counter` / `gauge` in that service, not here.
  */
+/** Buckets of event_delivery_seconds; 30 is the event-delivery SLO's bound. */
+export const EVENT_DELIVERY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
-  private readonly lazy = new Map<string, Counter<string> | Gauge<string>>();
+  private readonly lazy = new Map<string, Counter<string> | Gauge<string> | Histogram<string>>();
 
   constructor(info: { version: string; commit: string }, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -38,7 +41,10 @@ export class Metrics {
     }).set({ version: info.version, commit: info.commit }, 1);
   }
 
-  private once<M extends Counter<string> | Gauge<string>>(name: string, make: () => M): M {
+  private once<M extends Counter<string> | Gauge<string> | Histogram<string>>(
+    name: string,
+    make: () => M,
+  ): M {
     let m = this.lazy.get(name);
     if (!m) {
       m = make();
@@ -69,6 +75,23 @@ export class Metrics {
   }
   outboxPending() {
     return this.gauge('outbox_pending_events', 'Outbox events not yet published', []);
+  }
+  /**
+   * Seconds from an event's `time` (set by its producer) to its handling by a consumer, per queue
+   * and event type; the event-delivery SLO (monitoring/slo) counts the share within 30 s.
+   */
+  eventDelivery() {
+    return this.once(
+      'event_delivery_seconds',
+      () =>
+        new Histogram({
+          name: 'event_delivery_seconds',
+          help: 'Seconds from the event time to its handling by this consumer',
+          labelNames: ['queue', 'event_type'],
+          buckets: EVENT_DELIVERY_BUCKETS,
+          registers: [this.registry],
+        }),
+    );
   }
   cacheRequests() {
     return this.counter('cache_requests_total', 'Cache lookups', ['cache', 'result']);

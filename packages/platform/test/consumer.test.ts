@@ -103,6 +103,17 @@ describe('EventConsumer (real RabbitMQ vhost)', () => {
     await publish('order.created', e);
     await eventually(async () => (await count(metrics, 'duplicate')) === 1);
     assert.equal(await count(metrics, 'ack'), 1);
+    // The first handling is measured from the event's time; the duplicate is not.
+    const delivery = (await metrics.registry.getSingleMetric('event_delivery_seconds')?.get()) as
+      | { values: { labels: Record<string, string>; value: number; metricName?: string }[] }
+      | undefined;
+    const counted = delivery?.values.find(
+      (v) =>
+        v.metricName === 'event_delivery_seconds_count' &&
+        v.labels.queue === QUEUE &&
+        v.labels.event_type === 'order.created',
+    );
+    assert.equal(counted?.value, 1);
   });
 
   test('a failure is retried with the attempt counted, then succeeds', async () => {
