@@ -147,9 +147,9 @@ describe('release scripts (recording kubectl)', () => {
     );
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.calls, [
-      `-n ${NS} get rollout order-service -o jsonpath={.spec.strategy.canary}{"|"}{.spec.strategy.blueGreen}`,
-      `-n ${NS} argo rollouts set image order-service order-service=${DIGEST}`,
-      ...Array(5).fill(`-n ${NS} argo rollouts status order-service --watch=false`),
+      `get rollout order-service -o jsonpath={.spec.strategy.canary}{"|"}{.spec.strategy.blueGreen} -n ${NS}`,
+      `argo rollouts set image order-service order-service=${DIGEST} -n ${NS}`,
+      ...Array(5).fill(`argo rollouts status order-service --watch=false -n ${NS}`),
     ]);
     // Progress: each change of status printed once, with the elapsed seconds.
     assert.equal(r.out.match(/Paused - CanaryPauseStep/g)?.length, 2);
@@ -172,7 +172,7 @@ describe('release scripts (recording kubectl)', () => {
     assert.equal(r.code, 4, r.err);
     assert.match(r.err, /aborted by the controller: Degraded - RolloutAborted/);
     assert.deepEqual(changes(r.calls), [
-      `-n ${NS} argo rollouts set image order-service order-service=${DIGEST}`,
+      `argo rollouts set image order-service order-service=${DIGEST} -n ${NS}`,
     ]);
   });
 
@@ -186,8 +186,8 @@ describe('release scripts (recording kubectl)', () => {
     const r = run('deploy-canary.sh', ['-n', NS, '--timeout', '0', 'order-service', DIGEST], rules);
     assert.equal(r.code, 5, r.err);
     assert.deepEqual(changes(r.calls), [
-      `-n ${NS} argo rollouts set image order-service order-service=${DIGEST}`,
-      `-n ${NS} argo rollouts abort order-service`,
+      `argo rollouts set image order-service order-service=${DIGEST} -n ${NS}`,
+      `argo rollouts abort order-service -n ${NS}`,
     ]);
     const left = run(
       'deploy-canary.sh',
@@ -196,7 +196,7 @@ describe('release scripts (recording kubectl)', () => {
     );
     assert.equal(left.code, 5, left.err);
     assert.deepEqual(changes(left.calls), [
-      `-n ${NS} argo rollouts set image order-service order-service=${DIGEST}`,
+      `argo rollouts set image order-service order-service=${DIGEST} -n ${NS}`,
     ]);
   });
 
@@ -210,7 +210,7 @@ describe('release scripts (recording kubectl)', () => {
     assert.match(
       r.out,
       new RegExp(
-        `^dry-run: kubectl -n ${NS} argo rollouts set image order-service app=${DIGEST.replace(/[.]/g, '\\.')}$`,
+        `^dry-run: kubectl argo rollouts set image order-service app=${DIGEST.replace(/[.]/g, '\\.')} -n ${NS}$`,
         'm',
       ),
     );
@@ -231,7 +231,7 @@ describe('release scripts (recording kubectl)', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /released: user-service/);
     assert.deepEqual(changes(r.calls), [
-      `-n ${NS} argo rollouts set image user-service user-service=${UG_DIGEST}`,
+      `argo rollouts set image user-service user-service=${UG_DIGEST} -n ${NS}`,
     ]);
   });
 
@@ -274,8 +274,8 @@ describe('release scripts (recording kubectl)', () => {
     );
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(changes(r.calls), [
-      `-n ${NS} argo rollouts set image user-service user-service=${UG_DIGEST}`,
-      `-n ${NS} argo rollouts promote user-service`,
+      `argo rollouts set image user-service user-service=${UG_DIGEST} -n ${NS}`,
+      `argo rollouts promote user-service -n ${NS}`,
     ]);
     assert.match(r.err, /promoted: user-service/);
   });
@@ -311,7 +311,7 @@ describe('release scripts (recording kubectl)', () => {
       ],
     );
     assert.equal(r.code, 4, r.err);
-    assert.deepEqual(changes(r.calls), [`-n ${NS} argo rollouts promote user-service`]);
+    assert.deepEqual(changes(r.calls), [`argo rollouts promote user-service -n ${NS}`]);
     const canary = run(
       'deploy-blue-green.sh',
       ['-n', NS, '--promote-only', 'order-service'],
@@ -338,7 +338,7 @@ describe('release scripts (recording kubectl)', () => {
       ],
     );
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(changes(r.calls), [`-n ${NS} argo rollouts abort order-service`]);
+    assert.deepEqual(changes(r.calls), [`argo rollouts abort order-service -n ${NS}`]);
     assert.match(r.err, /aborted: stable 6d4f9c7b8 serves/);
   });
 
@@ -356,8 +356,8 @@ describe('release scripts (recording kubectl)', () => {
     );
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(changes(r.calls), [
-      `-n ${NS} argo rollouts abort user-service`,
-      `-n ${NS} argo rollouts undo user-service`,
+      `argo rollouts abort user-service -n ${NS}`,
+      `argo rollouts undo user-service -n ${NS}`,
     ]);
   });
 
@@ -373,14 +373,14 @@ describe('release scripts (recording kubectl)', () => {
       ],
     );
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(changes(r.calls), [`-n ${NS} argo rollouts undo order-service`]);
+    assert.deepEqual(changes(r.calls), [`argo rollouts undo order-service -n ${NS}`]);
     const to = run(
       'rollback.sh',
       ['-n', NS, '--to-revision', '3', 'order-service'],
       [canaryRollout, ...fields('7f8e9d0c1', '7f8e9d0c1', '5'), ok('argo rollouts undo'), status('Healthy')],
     );
     assert.equal(to.code, 0, to.err);
-    assert.deepEqual(changes(to.calls), [`-n ${NS} argo rollouts undo order-service --to-revision=3`]);
+    assert.deepEqual(changes(to.calls), [`argo rollouts undo order-service --to-revision=3 -n ${NS}`]);
   });
 
   it('rollback: nothing to roll back to (3); not Healthy in time (5); --dry-run changes nothing', () => {
@@ -408,7 +408,7 @@ describe('release scripts (recording kubectl)', () => {
       [canaryRollout, ...fields('6d4f9c7b8', '7f8e9d0c1', '4')],
     );
     assert.equal(dry.code, 0, dry.err);
-    assert.match(dry.out, new RegExp(`^dry-run: kubectl -n ${NS} argo rollouts abort order-service$`, 'm'));
+    assert.match(dry.out, new RegExp(`^dry-run: kubectl argo rollouts abort order-service -n ${NS}$`, 'm'));
     assert.deepEqual(changes(dry.calls), []);
   });
 });

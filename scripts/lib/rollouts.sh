@@ -36,17 +36,18 @@ die() {
   exit "$code"
 }
 
-# A read-only kubectl call (also made under --dry-run).
-kc() { "$KUBECTL" -n "$NAMESPACE" "$@"; }
+# A read-only kubectl call (also made under --dry-run). The namespace goes last: kubectl refuses
+# flags before a plugin's name (kubectl argo rollouts ...).
+kc() { "$KUBECTL" "$@" -n "$NAMESPACE"; }
 
 # A call that changes the cluster: printed, and skipped under --dry-run.
 kc_change() {
   if [[ $DRY_RUN == 1 ]]; then
-    printf 'dry-run: %s -n %s %s\n' "$KUBECTL" "$NAMESPACE" "$*"
+    printf 'dry-run: %s %s -n %s\n' "$KUBECTL" "$*" "$NAMESPACE"
     return 0
   fi
-  log "$KUBECTL -n $NAMESPACE $*"
-  "$KUBECTL" -n "$NAMESPACE" "$@" >&2 || die "$EXIT_ERROR" "kubectl $1 ${2:-} ${3:-} failed"
+  log "$KUBECTL $* -n $NAMESPACE"
+  "$KUBECTL" "$@" -n "$NAMESPACE" >&2 || die "$EXIT_ERROR" "kubectl $1 ${2:-} ${3:-} failed"
 }
 
 # REPO@sha256:<64 hex> (a tag may precede the digest; the digest is what is deployed).
