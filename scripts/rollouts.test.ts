@@ -22,6 +22,8 @@ interface Rule {
   match: string;
   outs?: string[];
   code?: number;
+  /** Per answer, like outs (the last repeats); else `code` for all. */
+  codes?: number[];
 }
 
 const STUB = `#!/usr/bin/env node
@@ -38,7 +40,7 @@ for (const [i, r] of rules.entries()) {
   fs.writeFileSync(state, String(n + 1));
   const outs = r.outs ?? [''];
   process.stdout.write(outs[Math.min(n, outs.length - 1)] + '\\n');
-  process.exit(r.code ?? 0);
+  process.exit(r.codes ? r.codes[Math.min(n, r.codes.length - 1)] : (r.code ?? 0));
 }
 process.stderr.write('stub kubectl: no rule for ' + line + '\\n');
 process.exit(1);
@@ -84,7 +86,17 @@ const blueGreenRollout: Rule = {
   match: String.raw`get rollout \S+ -o jsonpath=\{\.spec\.strategy\.canary\}`,
   outs: ['|{"activeService":"user-service"}'],
 };
-const status = (...outs: string[]): Rule => ({ match: 'argo rollouts status', outs });
+/** Status answers as the plugin gives them with --watch=false: an aborted release prints
+ *  "Degraded" and exits 1 with the reason as an error (here on the same stream). */
+const status = (...outs: string[]): Rule => ({
+  match: 'argo rollouts status',
+  outs: outs.map((o) =>
+    o.startsWith('Degraded - ')
+      ? `Degraded\nError: The rollout is in a degraded state with message: ${o.slice('Degraded - '.length)}`
+      : o,
+  ),
+  codes: outs.map((o) => (o.startsWith('Degraded') ? 1 : 0)),
+});
 const ok = (match: string): Rule => ({ match, outs: [''] });
 
 describe('release scripts (recording kubectl)', () => {
@@ -170,7 +182,10 @@ describe('release scripts (recording kubectl)', () => {
       ],
     );
     assert.equal(r.code, 4, r.err);
-    assert.match(r.err, /aborted by the controller: Degraded - RolloutAborted/);
+    assert.match(
+      r.err,
+      /aborted by the controller: Degraded Error: The rollout is in a degraded state with message: RolloutAborted/,
+    );
     assert.deepEqual(changes(r.calls), [
       `argo rollouts set image order-service order-service=${DIGEST} -n ${NS}`,
     ]);

@@ -70,8 +70,14 @@ rollout_strategy() {
 
 rollout_field() { kc get rollout "$1" -o "jsonpath=$2"; }
 
-# The plugin's one-line status: "Healthy", "Degraded", "Paused - BlueGreenPause", "Progressing - ...".
-rollout_status() { kc argo rollouts status "$1" --watch=false 2>&1 || true; }
+# The plugin's status on one line: "Healthy", "Paused - BlueGreenPause", "Progressing - ...", or
+# for an aborted release "Degraded Error: The rollout is in a degraded state with message: ..."
+# (the plugin exits 1 then, with the reason on stderr).
+rollout_status() {
+  local out
+  out=$(kc argo rollouts status "$1" --watch=false 2>&1) || true
+  printf '%s\n' "${out//$'\n'/ }"
+}
 
 # wait_rollout NAME PREDICATE: reads the status until PREDICATE (a function given the status
 # line) returns 0 (done), 4 (failed) or the timeout passes; prints each change with the elapsed
