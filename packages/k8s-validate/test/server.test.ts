@@ -5,7 +5,7 @@
  * and rule.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -326,6 +326,74 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
           assert.equal(m.phase, 'Failed', `${name}/${metric}: ${JSON.stringify(m)}`);
           assert.equal(m.value, '[]', `${name}/${metric}: an empty result`);
         }
+    } finally {
+      await bench.stop();
+    }
+  });
+
+  test('the release scripts on the real cluster: a canary whose pods report nothing is aborted (exit 4), rollback.sh --undo restores it (exit 0)', async (t) => {
+    // The dev overlay is applied (first test); its analyses ask a real Prometheus that holds no
+    // series of the new pods: empty results, failed measurements, abort.
+    const bench = await startAnalysisBench();
+    try {
+      const env = {
+        ...process.env,
+        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
+        KUBECONFIG: cluster.kubeconfig,
+        ROLLOUT_POLL_SECONDS: '1',
+      };
+      const ns = ['-n', 'mdp-dev'];
+      for (const name of ['http-success-rate', 'http-latency-p99'])
+        await cluster.kubectlOk([
+          ...ns,
+          'patch',
+          'analysistemplate.argoproj.io',
+          name,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
+        ]);
+      const imageOf = () =>
+        cluster.kubectlOk([
+          ...ns,
+          'get',
+          'deployment',
+          'order-service',
+          '-o',
+          'jsonpath={.spec.template.spec.containers[0].image}',
+        ]);
+      const before = await imageOf();
+      const digest = `ghcr.io/mdp-example/order-service@sha256:${'0123456789abcdef'.repeat(4)}`;
+      const run = (script: string, args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+          });
+          child.stderr.on('data', (d) => {
+            err += d;
+          });
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+      const deploy = await run('deploy-canary.sh', [...ns, '--timeout', '240', 'order-service', digest]);
+      t.diagnostic(`deploy-canary.sh: exit ${deploy.code}\n${deploy.out}`);
+      assert.equal(deploy.code, 4, deploy.out + deploy.err);
+      assert.match(
+        deploy.out,
+        /order-service: Degraded Error: The rollout is in a degraded state with message: RolloutAborted/,
+      );
+      // The plugin set the image on the Deployment the Rollout references (workloadRef).
+      assert.equal(await imageOf(), digest);
+      const back = await run('rollback.sh', [...ns, '--undo', 'order-service']);
+      t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
+      assert.equal(back.code, 0, back.out + back.err);
+      assert.equal(await imageOf(), before);
+      assert.equal(
+        await cluster.kubectlOk([...ns, 'get', 'rollout', 'order-service', '-o', 'jsonpath={.status.phase}']),
+        'Healthy',
+      );
     } finally {
       await bench.stop();
     }
