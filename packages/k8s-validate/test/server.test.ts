@@ -399,6 +399,71 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     }
   });
 
+  test('the release scripts on the real cluster: blue-green switches, fails its post-promotion analysis and switches back (exit 4); rollback.sh --undo (exit 0)', async (t) => {
+    // dev promotes automatically. Under kwok the smoke Job's pod is completed by kwok (no
+    // process runs in it): what this shows is the controller's and the script's mechanics
+    // (preview, switch, post-promotion analysis on a real Prometheus without series of the new
+    // pods, switch back), not the smoke test itself.
+    const bench = await startAnalysisBench();
+    try {
+      const env = {
+        ...process.env,
+        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
+        KUBECONFIG: cluster.kubeconfig,
+        ROLLOUT_POLL_SECONDS: '1',
+      };
+      const ns = ['-n', 'mdp-dev'];
+      for (const name of ['http-success-rate-after-switch', 'http-latency-p99-after-switch'])
+        await cluster.kubectlOk([
+          ...ns,
+          'patch',
+          'analysistemplate.argoproj.io',
+          name,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
+        ]);
+      const get = (what: string, path_: string) =>
+        cluster.kubectlOk([...ns, 'get', what, '-o', `jsonpath=${path_}`]);
+      const stableBefore = await get('rollout/user-service', '{.status.stableRS}');
+      assert.equal(
+        await get('service/user-service', '{.spec.selector.rollouts-pod-template-hash}'),
+        stableBefore,
+        'the active Service selects the stable ReplicaSet',
+      );
+      const digest = `ghcr.io/mdp-example/user-service@sha256:${'fedcba9876543210'.repeat(4)}`;
+      const run = (script: string, args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+          });
+          child.stderr.on('data', (d) => {
+            err += d;
+          });
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+      const deploy = await run('deploy-blue-green.sh', [...ns, '--timeout', '240', 'user-service', digest]);
+      t.diagnostic(`deploy-blue-green.sh: exit ${deploy.code}\n${deploy.out}`);
+      assert.equal(deploy.code, 4, deploy.out + deploy.err);
+      assert.match(deploy.out, /user-service: Degraded Error: .*RolloutAborted/);
+      // Switched back: the active Service selects the old ReplicaSet again.
+      assert.equal(
+        await get('service/user-service', '{.spec.selector.rollouts-pod-template-hash}'),
+        stableBefore,
+      );
+      const back = await run('rollback.sh', [...ns, '--undo', 'user-service']);
+      t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
+      assert.equal(back.code, 0, back.out + back.err);
+      assert.equal(await get('rollout/user-service', '{.status.phase}'), 'Healthy');
+      assert.equal(await get('rollout/user-service', '{.status.stableRS}'), stableBefore);
+    } finally {
+      await bench.stop();
+    }
+  });
+
   test('the Secrets scripts/k8s/create-secrets.sh makes are accepted', async () => {
     const out = execFileSync(
       'bash',
