@@ -22,6 +22,7 @@ interface K8sObject {
   data?: Record<string, string>;
   spec?: {
     template?: { spec?: { containers?: Container[] } };
+    workloadRef?: { kind: string; name: string };
   };
 }
 interface Container {
@@ -93,9 +94,21 @@ describe('the launcher, the overlays and services/* agree', () => {
         .map((d) => d.toJS() as K8sObject | null)
         .filter((o): o is K8sObject => Boolean(o));
       const component = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'];
+      // A Rollout that references its Deployment (workloadRef, deployment-strategies/) has no pod
+      // template of its own: the Deployment is the service's workload.
       const workloads = objects.filter(
-        (o) => ['Deployment', 'Rollout'].includes(o.kind) && ['api', 'worker'].includes(component(o) ?? ''),
+        (o) =>
+          ['Deployment', 'Rollout'].includes(o.kind) &&
+          !o.spec?.workloadRef &&
+          ['api', 'worker'].includes(component(o) ?? ''),
       );
+      for (const ref of objects.filter((o) => o.kind === 'Rollout' && o.spec?.workloadRef))
+        assert.ok(
+          workloads.some(
+            (w) => w.kind === ref.spec?.workloadRef?.kind && w.metadata.name === ref.spec.workloadRef.name,
+          ),
+          `Rollout ${ref.metadata.name} references a rendered workload`,
+        );
       assert.deepEqual(
         workloads.map((w) => w.metadata.name).sort(),
         services.map((s) => s.name).sort(),

@@ -6,7 +6,8 @@
  *  2. Server side (skipped with --offline): a local API server (@mdp/cluster, or --kubeconfig)
  *     takes every render, and each datastore's, through `kubectl apply --server-side
  *     --dry-run=server --validate=strict`, Namespaces first; then the dev overlay is applied for
- *     real and every Deployment/StatefulSet must become ready and every Job get its pod.
+ *     real and every Deployment/StatefulSet must become ready, every Job get its pod and, with
+ *     the real Argo Rollouts controller running (own cluster), every Rollout become Healthy.
  * Exit 1 on any problem; each problem prints its file, resource and rule.
  */
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { kubectlFor, startCluster } from '@mdp/cluster/cluster';
 import { parseArgs } from './cli-args.js';
 import { renderTarget } from './render.js';
-import { databaseTargets, runServerStage } from './server.js';
+import { databaseTargets, runServerStage, startRolloutsController } from './server.js';
 import { formatViolation, RULES, TARGETS, validateRepo } from './validate.js';
 
 const args = parseArgs(
@@ -49,12 +50,17 @@ if (!args.offline) {
   const dbTargets = args.targets.length > 0 ? [] : databaseTargets(repoRoot);
   const dbRenders = await Promise.all(dbTargets.map((t) => renderTarget(repoRoot, t)));
   const cluster = args.kubeconfig ? undefined : await startCluster({ log: (l) => out(`cluster: ${l}`) });
+  // With its own cluster, the real Argo Rollouts controller runs too, so that the applied dev
+  // overlay's Rollouts must become Healthy.
+  const controller = cluster
+    ? await startRolloutsController(cluster.kubeconfig, path.join(cluster.dir, 'rollouts-controller.log'))
+    : undefined;
   const clusterSeconds = seconds(serverStarted);
   try {
     const { kubectl } = args.kubeconfig
       ? kubectlFor(args.kubeconfig)
       : (cluster as NonNullable<typeof cluster>);
-    const stage = await runServerStage(kubectl, renders, dbRenders);
+    const stage = await runServerStage(kubectl, renders, dbRenders, { rollouts: controller !== undefined });
     const all = [
       ...stage.namespaceProblems,
       ...stage.reports.flatMap((r) => r.problems),
@@ -71,7 +77,7 @@ if (!args.offline) {
     if (stage.applied) {
       const w = Object.entries(stage.applied.workloads);
       out(
-        `${stage.applied.problems.length === 0 ? 'ok  ' : 'FAIL'} applied ${stage.applied.target}: ${w.filter(([k]) => !k.startsWith('Job/')).length} Deployments/StatefulSets ready, ${w.filter(([k]) => k.startsWith('Job/')).length} Jobs with a pod`,
+        `${stage.applied.problems.length === 0 ? 'ok  ' : 'FAIL'} applied ${stage.applied.target}: ${w.filter(([k]) => /^(Deployment|StatefulSet)\//.test(k)).length} Deployments/StatefulSets ready, ${w.filter(([k]) => k.startsWith('Rollout/')).length} Rollouts Healthy, ${w.filter(([k]) => k.startsWith('Job/')).length} Jobs with a pod`,
       );
       for (const [k, v] of w) out(`       ${k}: ${v}`);
     }
@@ -79,6 +85,7 @@ if (!args.offline) {
       `validate:k8s server: ${stage.reports.length} renders, ${stage.reports.reduce((n, r) => n + r.accepted, 0)} objects accepted; cluster ${clusterSeconds} s, dry runs ${stage.timings.dryRun} s, apply ${stage.timings.apply} s`,
     );
   } finally {
+    await controller?.stop();
     await cluster?.stop();
   }
 }

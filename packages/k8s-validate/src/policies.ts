@@ -20,6 +20,7 @@ import { networkPolicySelectsPods } from './rules/networkpolicy-selects-pods.js'
 import { podHardening } from './rules/pod-hardening.js';
 import { podMonitorContract } from './rules/podmonitor-contract.js';
 import { resourcesSet } from './rules/resources-set.js';
+import { rolloutConsistent } from './rules/rollout-consistent.js';
 import { serviceEnvContract } from './rules/service-env-contract.js';
 import { serviceSelectsPods } from './rules/service-selects-pods.js';
 import { statefulPvc } from './rules/stateful-pvc.js';
@@ -49,6 +50,7 @@ export const RULES: Rule[] = [
   syncWaves,
   mongodbReplicaCount,
   serviceEnvContract,
+  rolloutConsistent,
 ];
 
 export function runRules(ctx: PolicyContext, rules: Rule[] = RULES): Violation[] {

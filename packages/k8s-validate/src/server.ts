@@ -8,8 +8,11 @@
  * its pod.
  */
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Cluster } from '@mdp/cluster/cluster';
+import { type Managed, startProcess } from '@mdp/cluster/processes';
+import { engine } from '@mdp/cluster/tools';
 import { stringify } from 'yaml';
 import type { Violation } from './policies.js';
 import type { Render } from './render.js';
@@ -219,18 +222,80 @@ interface WorkloadStatus {
   kind: string;
   metadata: { name: string };
   spec?: { replicas?: number };
-  status?: { readyReplicas?: number; active?: number; succeeded?: number; failed?: number };
+  status?: {
+    readyReplicas?: number;
+    active?: number;
+    succeeded?: number;
+    failed?: number;
+    phase?: string;
+    message?: string;
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * The real Argo Rollouts controller (the engine `argo-rollouts`, pinned in tools/argo-rollouts)
+ * against a cluster, outside it (--kubeconfig), without leader election; resolves once its
+ * /healthz answers. Its log is `logFile`.
+ */
+export async function startRolloutsController(kubeconfig: string, logFile: string): Promise<Managed> {
+  const [metrics, healthz] = [await freePort(), await freePort()];
+  const proc = startProcess(
+    'rollouts-controller',
+    engine('rollouts-controller'),
+    [
+      '--kubeconfig',
+      kubeconfig,
+      '--leader-elect=false',
+      `--metricsPort=${metrics}`,
+      `--healthzPort=${healthz}`,
+      '--loglevel=info',
+    ],
+    { logFile },
+  );
+  const deadline = Date.now() + 60_000;
+  let exited: string | undefined;
+  void proc.exited.then((e) => {
+    exited = e;
+  });
+  for (;;) {
+    if (exited) throw new Error(`rollouts-controller ended (${exited}):\n${proc.tail()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${healthz}/healthz`);
+      if (res.ok) return proc;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`rollouts-controller: no /healthz within 60 s:\n${proc.tail()}`);
+    }
+    await new Promise((res) => setTimeout(res, 250));
+  }
 }
 
 /**
  * Applies a render for real and waits until every Deployment and StatefulSet has its ready
  * replicas and every Job has started or finished a pod (timeoutMs), reporting the ones that
- * did not with the cluster's events about them.
+ * did not with the cluster's events about them. With `rollouts` (an Argo Rollouts controller
+ * runs against the cluster), every Rollout must also reach phase Healthy; the Deployments the
+ * Rollouts reference are then scaled to 0 by the controller (ready 0 of 0).
  */
 export async function applyForReal(
   kubectl: Kubectl,
   render: Render,
   timeoutMs = 240_000,
+  rollouts = false,
 ): Promise<AppliedReport> {
   const problems: Violation[] = [];
   const storage = storageFor(render.items);
@@ -256,24 +321,35 @@ export async function applyForReal(
   const namespaces = [
     ...new Set(render.items.map((i) => i.resource.metadata.namespace).filter((n): n is string => !!n)),
   ];
-  const wanted = render.items.filter((i) => ['Deployment', 'StatefulSet', 'Job'].includes(i.resource.kind));
+  const kinds = ['Deployment', 'StatefulSet', 'Job', ...(rollouts ? ['Rollout'] : [])];
+  const wanted = render.items.filter((i) => kinds.includes(i.resource.kind));
   const state = new Map<string, string>();
   const finished = new Set<string>();
   const done = (w: WorkloadStatus): boolean => {
     if (w.kind === 'Job')
       return (w.status?.active ?? 0) + (w.status?.succeeded ?? 0) + (w.status?.failed ?? 0) > 0;
+    if (w.kind === 'Rollout') return w.status?.phase === 'Healthy';
     return (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1);
   };
   const describe = (w: WorkloadStatus) =>
     w.kind === 'Job'
       ? `active ${w.status?.active ?? 0}, succeeded ${w.status?.succeeded ?? 0}, failed ${w.status?.failed ?? 0}`
-      : `${w.status?.readyReplicas ?? 0}/${w.spec?.replicas ?? 1} ready`;
+      : w.kind === 'Rollout'
+        ? `${w.status?.phase ?? 'no status'}${w.status?.message ? ` (${w.status.message})` : ''}, ${w.status?.readyReplicas ?? 0}/${w.spec?.replicas ?? 1} ready`
+        : `${w.status?.readyReplicas ?? 0}/${w.spec?.replicas ?? 1} ready`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     state.clear();
     finished.clear();
     for (const ns of namespaces) {
-      const got = await kubectl(['get', 'deployments,statefulsets,jobs', '-n', ns, '-o', 'json']);
+      const got = await kubectl([
+        'get',
+        `deployments,statefulsets,jobs${rollouts ? ',rollouts.argoproj.io' : ''}`,
+        '-n',
+        ns,
+        '-o',
+        'json',
+      ]);
       if (got.code !== 0) continue;
       for (const w of (JSON.parse(got.stdout) as { items: WorkloadStatus[] }).items) {
         state.set(`${w.kind}/${w.metadata.name}`, describe(w));
@@ -334,6 +410,7 @@ export async function runServerStage(
   kubectl: Kubectl,
   renders: Render[],
   dbRenders: Render[],
+  opts: { rollouts?: boolean } = {},
 ): Promise<Omit<ServerStage, 'timings'> & { timings: { dryRun: number; apply: number } }> {
   let t = performance.now();
   const lap = () => {
@@ -350,6 +427,6 @@ export async function runServerStage(
   ]);
   const dryRunSeconds = lap();
   const dev = renders.find((r) => r.target === APPLIED_TARGET);
-  const applied = dev ? await applyForReal(kubectl, dev) : undefined;
+  const applied = dev ? await applyForReal(kubectl, dev, 240_000, opts.rollouts ?? false) : undefined;
   return { reports, namespaceProblems, applied, timings: { dryRun: dryRunSeconds, apply: lap() } };
 }

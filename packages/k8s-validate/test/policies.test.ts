@@ -320,18 +320,18 @@ const BREAKERS: Record<string, Mutation[]> = {
   ],
   'autoscaling-consistent': [
     {
-      name: 'a Deployment that sets replicas under an HPA',
+      name: 'a Rollout that sets replicas under an HPA',
       apply: (i) => {
-        gw(i).spec.replicas = 2;
+        byId(i, 'Rollout', 'api-gateway').resource.spec.replicas = 2;
       },
       expect: /sets replicas, which fights the autoscaler/,
     },
     {
-      name: 'an HPA for a missing Deployment',
+      name: 'an HPA for a missing Rollout',
       apply: (i) => {
         byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef.name = 'users';
       },
-      expect: /scaleTargetRef Deployment\/users is not in the render/,
+      expect: /scaleTargetRef Rollout\/users is not in the render/,
     },
     {
       name: 'a PDB that selects nothing',
@@ -384,6 +384,72 @@ const BREAKERS: Record<string, Mutation[]> = {
         gwContainer(i).envFrom = gwContainer(i).envFrom.filter((e: { secretRef?: unknown }) => !e.secretRef);
       },
       expect: /container api-gateway: required setting REDIS_URL is not provided/,
+    },
+  ],
+  'rollout-consistent': [
+    {
+      name: 'a service Deployment no Rollout releases',
+      apply: (i) =>
+        i.filter((x) => !(x.resource.kind === 'Rollout' && x.resource.metadata.name === 'order-service')),
+      expect: /is referenced by 0 Rollouts \(workloadRef\), want 1/,
+    },
+    {
+      name: 'a released Deployment that sets replicas',
+      apply: (i) => {
+        gw(i).spec.replicas = 3;
+      },
+      expect: /sets replicas although a Rollout releases it/,
+    },
+    {
+      name: 'a workloadRef that never scales the Deployment down',
+      apply: (i) => {
+        byId(i, 'Rollout', 'user-service').resource.spec.workloadRef.scaleDown = 'never';
+      },
+      expect: /scaleDown must be progressively or onsuccess/,
+    },
+    {
+      name: 'a canary Service that selects other pods',
+      apply: (i) => {
+        byId(i, 'Service', 'order-service-canary').resource.spec.selector['app.kubernetes.io/name'] =
+          'product-service';
+      },
+      expect: /canaryService order-service-canary does not select the Rollout's pods/,
+    },
+    {
+      name: 'a missing preview Service',
+      apply: (i) =>
+        i.filter(
+          (x) => !(x.resource.kind === 'Service' && x.resource.metadata.name === 'user-service-preview'),
+        ),
+      expect: /previewService user-service-preview is not in the render/,
+    },
+    {
+      name: 'an analysis template that is not rendered',
+      apply: (i) => {
+        byId(
+          i,
+          'Rollout',
+          'product-service',
+        ).resource.spec.strategy.canary.analysis.templates[0].templateName = 'success';
+      },
+      expect: /canary.analysis: AnalysisTemplate success is not in the render/,
+    },
+    {
+      name: 'an analysis argument nobody passes',
+      apply: (i) => {
+        const a = byId(i, 'Rollout', 'order-service').resource.spec.strategy.canary.analysis;
+        a.args = a.args.filter((x: { name: string }) => x.name !== 'stable-hash');
+      },
+      expect: /http-success-rate needs argument stable-hash/,
+    },
+    {
+      name: 'an HPA that scales the referenced Deployment',
+      apply: (i) => {
+        const ref = byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef;
+        ref.apiVersion = 'apps/v1';
+        ref.kind = 'Deployment';
+      },
+      expect: /scales Deployment\/user-service, which a Rollout releases: target the Rollout/,
     },
   ],
   'mongodb-replica-count': [

@@ -5,7 +5,7 @@
  * and rule.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -20,15 +20,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Cluster, startCluster } from '@mdp/cluster/cluster';
+import type { Managed } from '@mdp/cluster/processes';
 import type { Violation } from '../src/policies.js';
 import type { Render } from '../src/render.js';
 import { locate } from '../src/render.js';
 import type { Located } from '../src/resources.js';
-import { APPLIED_TARGET, createNamespaces, databaseTargets, dryRun, runServerStage } from '../src/server.js';
+import {
+  APPLIED_TARGET,
+  createNamespaces,
+  databaseTargets,
+  dryRun,
+  runServerStage,
+  startRolloutsController,
+} from '../src/server.js';
 import { TARGETS } from '../src/validate.js';
+import { ANALYSIS_NAMESPACE, analysisRun, judge, startAnalysisBench } from './analysis-runs.js';
 import { byId, copy, rendered, repoRoot } from './helpers.js';
 
 let cluster: Cluster;
+let controller: Managed;
 
 const dev = () => rendered(APPLIED_TARGET);
 const gw = (items: Located[]) => byId(items, 'Deployment', 'api-gateway').resource;
@@ -51,15 +61,22 @@ async function problemsAfter(edit: (items: Located[]) => Located[] | undefined |
 describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
   before(async () => {
     cluster = await startCluster();
+    // The real Argo Rollouts controller (engine argo-rollouts): the dev overlay's Rollouts must
+    // become Healthy under it, not merely be accepted.
+    controller = await startRolloutsController(
+      cluster.kubeconfig,
+      path.join(cluster.dir, 'rollouts-controller.log'),
+    );
     // Namespaces first, as the stage does (the dry runs below need them).
     const renders = await Promise.all(TARGETS.map((t) => rendered(t)));
     assert.deepEqual(await createNamespaces(cluster.kubectl, renders), []);
   });
   after(async () => {
+    await controller?.stop();
     await cluster?.stop();
   });
 
-  test('every render and every datastore is accepted; the dev overlay becomes ready', async () => {
+  test('every render and every datastore is accepted; the dev overlay becomes ready, its Rollouts Healthy', async () => {
     const renders = await Promise.all(TARGETS.map((t) => rendered(t)));
     const dbRenders = await Promise.all(databaseTargets(repoRoot).map((t) => rendered(t)));
     // Every datastore folder with a kustomization is judged (single and HA variants alike).
@@ -71,12 +88,18 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
         .sort(),
     );
     assert.ok(dbRenders.length >= 8, 'mongodb, postgresql(-ha), rabbitmq(-ha), redis(-ha, -cache)');
-    const stage = await runServerStage(cluster.kubectl, renders, dbRenders);
+    const stage = await runServerStage(cluster.kubectl, renders, dbRenders, { rollouts: true });
     assert.deepEqual(stage.namespaceProblems, []);
     for (const r of stage.reports) {
       assert.deepEqual(r.problems, [], r.target);
       assert.equal(r.accepted, r.documents, r.target);
       assert.ok(r.accepted > 0, r.target);
+    }
+    // The releases went through the same dry run: 5 Rollouts and 6 AnalysisTemplates per overlay.
+    for (const r of renders.filter((x) => x.target.startsWith('deploy/overlays/'))) {
+      const count = (kind: string) => r.items.filter((i) => i.resource.kind === kind).length;
+      assert.equal(count('Rollout'), 5, r.target);
+      assert.equal(count('AnalysisTemplate'), 6, r.target);
     }
     assert.ok(stage.applied);
     assert.deepEqual(stage.applied.problems, []);
@@ -89,6 +112,17 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
       'notification-service',
     ])
       assert.ok(workloads.includes(`Deployment/${name}`), name);
+    // Under the controller: each Rollout Healthy, the Deployment it references scaled down.
+    for (const name of [
+      'api-gateway',
+      'user-service',
+      'product-service',
+      'order-service',
+      'notification-service',
+    ]) {
+      assert.match(stage.applied.workloads[`Rollout/${name}`] ?? '', /^Healthy/, name);
+      assert.equal(stage.applied.workloads[`Deployment/${name}`], '0/0 ready', name);
+    }
     for (const name of ['postgresql', 'mongodb', 'redis', 'rabbitmq'])
       assert.match(stage.applied.workloads[`StatefulSet/${name}`] ?? '', /^(\d+)\/\1 ready$/, name);
     assert.ok(workloads.filter((w) => w.startsWith('Job/')).length >= 4);
@@ -129,7 +163,7 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     assert.match(indentation[0]?.message ?? '', /\.spec\.targetPort: field not declared in schema/);
   });
 
-  test('custom resources are checked against their CRD schemas (PodMonitor, Certificate, Rollout)', async () => {
+  test('custom resources are checked against their CRD schemas (PodMonitor, Certificate, Rollout, AnalysisTemplate)', async () => {
     const monitor = await problemsAfter((items) => {
       byId(items, 'PodMonitor', 'api-gateway').resource.spec.podMetricsEndpoint = [];
     });
@@ -145,6 +179,13 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
       ),
     );
     assert.match(rollout[0]?.message ?? '', /\.spec\.strategy\.canary\.stepz: field not declared in schema/);
+    // An AnalysisTemplate of the render with a misspelled condition field.
+    const analysis = await problemsAfter((items) => {
+      const m = byId(items, 'AnalysisTemplate', 'http-success-rate').resource.spec.metrics[0];
+      m.successCondtion = m.successCondition;
+    });
+    assert.equal(analysis[0]?.file, 'deployment-strategies/analysis/prometheus.yaml');
+    assert.match(analysis[0]?.message ?? '', /successCondtion: field not declared in schema/);
   });
 
   test('Pod Security "restricted": the API server refuses such a pod and warns on such a workload', async () => {
@@ -231,6 +272,198 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     }
   });
 
+  test('the analyses, run by the real controller on a real Prometheus, pass a good version and fail bad, slow, idle, low-traffic and missing ones', async () => {
+    const bench = await startAnalysisBench();
+    try {
+      await cluster.kubectlOk(['create', 'namespace', ANALYSIS_NAMESPACE]);
+      const templates = new Map(
+        (await rendered('deploy/overlays/production')).items
+          .filter((i) => i.resource.kind === 'AnalysisTemplate')
+          .map((i) => [i.resource.metadata.name, i.resource]),
+      );
+      const tmpl = (name: string) => {
+        const t = templates.get(name);
+        assert.ok(t, name);
+        return t;
+      };
+      const args = (canary: string) => ({
+        'prometheus-address': bench.prometheusUrl,
+        service: 'order-service',
+        namespace: ANALYSIS_NAMESPACE,
+        'canary-hash': canary,
+        'stable-hash': 'stable',
+      });
+      const cases: [string, string, string, string][] = [
+        // run name, template, version played, expected phase
+        ['sr-good', 'http-success-rate', 'good', 'Successful'],
+        ['sr-bad', 'http-success-rate', 'bad', 'Failed'],
+        ['sr-idle', 'http-success-rate', 'idle', 'Failed'],
+        ['sr-low', 'http-success-rate', 'low', 'Failed'],
+        ['sr-missing', 'http-success-rate', 'missing', 'Failed'],
+        ['lat-good', 'http-latency-p99', 'good', 'Successful'],
+        ['lat-slow', 'http-latency-p99', 'slow', 'Failed'],
+        ['lat-missing', 'http-latency-p99', 'missing', 'Failed'],
+        ['after-good', 'http-success-rate-after-switch', 'good', 'Successful'],
+        ['after-bad', 'http-success-rate-after-switch', 'bad', 'Failed'],
+        ['lat-after-slow', 'http-latency-p99-after-switch', 'slow', 'Failed'],
+        ['consume-good', 'consume-errors', 'good', 'Successful'],
+        ['consume-bad', 'consume-errors', 'bad', 'Failed'],
+        ['consume-idle', 'consume-errors', 'idle', 'Failed'],
+      ];
+      const verdicts = await judge(
+        cluster.kubectl,
+        cases.map(([name, t, version]) => analysisRun(name, tmpl(t), args(version))),
+      );
+      for (const [name, , , expected] of cases)
+        assert.equal(verdicts[name]?.phase, expected, `${name}: ${JSON.stringify(verdicts[name])}`);
+      // Every metric of a good version passed; each metric of a missing or idle one failed on
+      // its own (no data is a failed measurement, never Inconclusive or Error).
+      for (const name of ['sr-good', 'lat-good', 'consume-good'])
+        for (const m of Object.values(verdicts[name]?.metrics ?? {}))
+          assert.equal(m.phase, 'Successful', name);
+      for (const name of ['sr-missing', 'sr-idle', 'sr-low', 'lat-missing', 'consume-idle'])
+        for (const [metric, m] of Object.entries(verdicts[name]?.metrics ?? {})) {
+          assert.equal(m.phase, 'Failed', `${name}/${metric}: ${JSON.stringify(m)}`);
+          assert.equal(m.value, '[]', `${name}/${metric}: an empty result`);
+        }
+    } finally {
+      await bench.stop();
+    }
+  });
+
+  test('the release scripts on the real cluster: a canary whose pods report nothing is aborted (exit 4), rollback.sh --undo restores it (exit 0)', async (t) => {
+    // The dev overlay is applied (first test); its analyses ask a real Prometheus that holds no
+    // series of the new pods: empty results, failed measurements, abort.
+    const bench = await startAnalysisBench();
+    try {
+      const env = {
+        ...process.env,
+        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
+        KUBECONFIG: cluster.kubeconfig,
+        ROLLOUT_POLL_SECONDS: '1',
+      };
+      const ns = ['-n', 'mdp-dev'];
+      for (const name of ['http-success-rate', 'http-latency-p99'])
+        await cluster.kubectlOk([
+          ...ns,
+          'patch',
+          'analysistemplate.argoproj.io',
+          name,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
+        ]);
+      const imageOf = () =>
+        cluster.kubectlOk([
+          ...ns,
+          'get',
+          'deployment',
+          'order-service',
+          '-o',
+          'jsonpath={.spec.template.spec.containers[0].image}',
+        ]);
+      const before = await imageOf();
+      const digest = `ghcr.io/mdp-example/order-service@sha256:${'0123456789abcdef'.repeat(4)}`;
+      const run = (script: string, args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+          });
+          child.stderr.on('data', (d) => {
+            err += d;
+          });
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+      const deploy = await run('deploy-canary.sh', [...ns, '--timeout', '240', 'order-service', digest]);
+      t.diagnostic(`deploy-canary.sh: exit ${deploy.code}\n${deploy.out}`);
+      assert.equal(deploy.code, 4, deploy.out + deploy.err);
+      assert.match(
+        deploy.out,
+        /order-service: Degraded Error: The rollout is in a degraded state with message: RolloutAborted/,
+      );
+      // The plugin set the image on the Deployment the Rollout references (workloadRef).
+      assert.equal(await imageOf(), digest);
+      const back = await run('rollback.sh', [...ns, '--undo', 'order-service']);
+      t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
+      assert.equal(back.code, 0, back.out + back.err);
+      assert.equal(await imageOf(), before);
+      assert.equal(
+        await cluster.kubectlOk([...ns, 'get', 'rollout', 'order-service', '-o', 'jsonpath={.status.phase}']),
+        'Healthy',
+      );
+    } finally {
+      await bench.stop();
+    }
+  });
+
+  test('the release scripts on the real cluster: blue-green switches, fails its post-promotion analysis and switches back (exit 4); rollback.sh --undo (exit 0)', async (t) => {
+    // dev promotes automatically. Under kwok the smoke Job's pod is completed by kwok (no
+    // process runs in it): what this shows is the controller's and the script's mechanics
+    // (preview, switch, post-promotion analysis on a real Prometheus without series of the new
+    // pods, switch back), not the smoke test itself.
+    const bench = await startAnalysisBench();
+    try {
+      const env = {
+        ...process.env,
+        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
+        KUBECONFIG: cluster.kubeconfig,
+        ROLLOUT_POLL_SECONDS: '1',
+      };
+      const ns = ['-n', 'mdp-dev'];
+      for (const name of ['http-success-rate-after-switch', 'http-latency-p99-after-switch'])
+        await cluster.kubectlOk([
+          ...ns,
+          'patch',
+          'analysistemplate.argoproj.io',
+          name,
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
+        ]);
+      const get = (what: string, path_: string) =>
+        cluster.kubectlOk([...ns, 'get', what, '-o', `jsonpath=${path_}`]);
+      const stableBefore = await get('rollout/user-service', '{.status.stableRS}');
+      assert.equal(
+        await get('service/user-service', '{.spec.selector.rollouts-pod-template-hash}'),
+        stableBefore,
+        'the active Service selects the stable ReplicaSet',
+      );
+      const digest = `ghcr.io/mdp-example/user-service@sha256:${'fedcba9876543210'.repeat(4)}`;
+      const run = (script: string, args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+          });
+          child.stderr.on('data', (d) => {
+            err += d;
+          });
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+      const deploy = await run('deploy-blue-green.sh', [...ns, '--timeout', '240', 'user-service', digest]);
+      t.diagnostic(`deploy-blue-green.sh: exit ${deploy.code}\n${deploy.out}`);
+      assert.equal(deploy.code, 4, deploy.out + deploy.err);
+      assert.match(deploy.out, /user-service: Degraded Error: .*RolloutAborted/);
+      // Switched back: the active Service selects the old ReplicaSet again.
+      assert.equal(
+        await get('service/user-service', '{.spec.selector.rollouts-pod-template-hash}'),
+        stableBefore,
+      );
+      const back = await run('rollback.sh', [...ns, '--undo', 'user-service']);
+      t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
+      assert.equal(back.code, 0, back.out + back.err);
+      assert.equal(await get('rollout/user-service', '{.status.phase}'), 'Healthy');
+      assert.equal(await get('rollout/user-service', '{.status.stableRS}'), stableBefore);
+    } finally {
+      await bench.stop();
+    }
+  });
+
   test('the Secrets scripts/k8s/create-secrets.sh makes are accepted', async () => {
     const out = execFileSync(
       'bash',
@@ -253,7 +486,7 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
   test('npm run validate:k8s fails on a typo in a base file, naming file, resource and rule', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'k8s-validate-cli-'));
     try {
-      for (const d of ['deploy', 'databases', 'config', 'services', 'monitoring'])
+      for (const d of ['deploy', 'deployment-strategies', 'databases', 'config', 'services', 'monitoring'])
         cpSync(path.join(repoRoot, d), path.join(tmp, d), {
           recursive: true,
           filter: (src) => !src.includes('node_modules'),
