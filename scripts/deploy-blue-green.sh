@@ -66,14 +66,6 @@ preview_validated() {
   return 1
 }
 
-healthy() {
-  case $2 in
-    Healthy*) return 0 ;;
-    Degraded*) return 4 ;;
-  esac
-  return 1
-}
-
 finish() {
   local service=$1 rc=$2
   case $rc in

@@ -55,14 +55,6 @@ aborted() {
   return 1
 }
 
-healthy() {
-  case $2 in
-    Healthy*) return 0 ;;
-    Degraded*) return 4 ;;
-  esac
-  return 1
-}
-
 undo() {
   local service=$1 rc=0
   if [[ -n $TO_REVISION ]]; then

@@ -102,6 +102,15 @@ wait_rollout() {
   done
 }
 
+# A wait_rollout predicate: done when Healthy, failed when Degraded (an aborted release).
+healthy() {
+  case $2 in
+    Healthy*) return 0 ;;
+    Degraded*) return 4 ;;
+  esac
+  return 1
+}
+
 # Common options; sets POSITIONAL. Each script adds its own before calling this.
 parse_common() {
   POSITIONAL=()

@@ -58,6 +58,46 @@ async function problemsAfter(edit: (items: Located[]) => Located[] | undefined |
   return (await dryRun(cluster.kubectl, render)).problems;
 }
 
+/** Runs scripts/<script> against the cluster with the engines' kubectl plugin on PATH. */
+function runScript(
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; out: string; err: string }> {
+  const env = {
+    ...process.env,
+    PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
+    KUBECONFIG: cluster.kubeconfig,
+    ROLLOUT_POLL_SECONDS: '1',
+  };
+  return new Promise((resolve) => {
+    const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/** Points the named AnalysisTemplates' Prometheus address (their first argument) at `url`. */
+async function pointTemplatesAt(namespace: string, names: string[], url: string): Promise<void> {
+  for (const name of names)
+    await cluster.kubectlOk([
+      '-n',
+      namespace,
+      'patch',
+      'analysistemplate.argoproj.io',
+      name,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: url }]),
+    ]);
+}
+
 describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
   before(async () => {
     cluster = await startCluster();
@@ -336,23 +376,8 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     // series of the new pods: empty results, failed measurements, abort.
     const bench = await startAnalysisBench();
     try {
-      const env = {
-        ...process.env,
-        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
-        KUBECONFIG: cluster.kubeconfig,
-        ROLLOUT_POLL_SECONDS: '1',
-      };
       const ns = ['-n', 'mdp-dev'];
-      for (const name of ['http-success-rate', 'http-latency-p99'])
-        await cluster.kubectlOk([
-          ...ns,
-          'patch',
-          'analysistemplate.argoproj.io',
-          name,
-          '--type=json',
-          '-p',
-          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
-        ]);
+      await pointTemplatesAt('mdp-dev', ['http-success-rate', 'http-latency-p99'], bench.prometheusUrl);
       const imageOf = () =>
         cluster.kubectlOk([
           ...ns,
@@ -364,20 +389,13 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
         ]);
       const before = await imageOf();
       const digest = `ghcr.io/mdp-example/order-service@sha256:${'0123456789abcdef'.repeat(4)}`;
-      const run = (script: string, args: string[]) =>
-        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
-          let out = '';
-          let err = '';
-          child.stdout.on('data', (d) => {
-            out += d;
-          });
-          child.stderr.on('data', (d) => {
-            err += d;
-          });
-          child.on('close', (code) => resolve({ code, out, err }));
-        });
-      const deploy = await run('deploy-canary.sh', [...ns, '--timeout', '240', 'order-service', digest]);
+      const deploy = await runScript('deploy-canary.sh', [
+        ...ns,
+        '--timeout',
+        '240',
+        'order-service',
+        digest,
+      ]);
       t.diagnostic(`deploy-canary.sh: exit ${deploy.code}\n${deploy.out}`);
       assert.equal(deploy.code, 4, deploy.out + deploy.err);
       assert.match(
@@ -386,7 +404,7 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
       );
       // The plugin set the image on the Deployment the Rollout references (workloadRef).
       assert.equal(await imageOf(), digest);
-      const back = await run('rollback.sh', [...ns, '--undo', 'order-service']);
+      const back = await runScript('rollback.sh', [...ns, '--undo', 'order-service']);
       t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
       assert.equal(back.code, 0, back.out + back.err);
       assert.equal(await imageOf(), before);
@@ -406,23 +424,12 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     // pods, switch back), not the smoke test itself.
     const bench = await startAnalysisBench();
     try {
-      const env = {
-        ...process.env,
-        PATH: `${path.join(repoRoot, '.tools/bin')}:${process.env.PATH}`,
-        KUBECONFIG: cluster.kubeconfig,
-        ROLLOUT_POLL_SECONDS: '1',
-      };
       const ns = ['-n', 'mdp-dev'];
-      for (const name of ['http-success-rate-after-switch', 'http-latency-p99-after-switch'])
-        await cluster.kubectlOk([
-          ...ns,
-          'patch',
-          'analysistemplate.argoproj.io',
-          name,
-          '--type=json',
-          '-p',
-          JSON.stringify([{ op: 'replace', path: '/spec/args/0/value', value: bench.prometheusUrl }]),
-        ]);
+      await pointTemplatesAt(
+        'mdp-dev',
+        ['http-success-rate-after-switch', 'http-latency-p99-after-switch'],
+        bench.prometheusUrl,
+      );
       const get = (what: string, path_: string) =>
         cluster.kubectlOk([...ns, 'get', what, '-o', `jsonpath=${path_}`]);
       const stableBefore = await get('rollout/user-service', '{.status.stableRS}');
@@ -432,20 +439,13 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
         'the active Service selects the stable ReplicaSet',
       );
       const digest = `ghcr.io/mdp-example/user-service@sha256:${'fedcba9876543210'.repeat(4)}`;
-      const run = (script: string, args: string[]) =>
-        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn('bash', [path.join(repoRoot, 'scripts', script), ...args], { env });
-          let out = '';
-          let err = '';
-          child.stdout.on('data', (d) => {
-            out += d;
-          });
-          child.stderr.on('data', (d) => {
-            err += d;
-          });
-          child.on('close', (code) => resolve({ code, out, err }));
-        });
-      const deploy = await run('deploy-blue-green.sh', [...ns, '--timeout', '240', 'user-service', digest]);
+      const deploy = await runScript('deploy-blue-green.sh', [
+        ...ns,
+        '--timeout',
+        '240',
+        'user-service',
+        digest,
+      ]);
       t.diagnostic(`deploy-blue-green.sh: exit ${deploy.code}\n${deploy.out}`);
       assert.equal(deploy.code, 4, deploy.out + deploy.err);
       assert.match(deploy.out, /user-service: Degraded Error: .*RolloutAborted/);
@@ -454,7 +454,7 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
         await get('service/user-service', '{.spec.selector.rollouts-pod-template-hash}'),
         stableBefore,
       );
-      const back = await run('rollback.sh', [...ns, '--undo', 'user-service']);
+      const back = await runScript('rollback.sh', [...ns, '--undo', 'user-service']);
       t.diagnostic(`rollback.sh --undo: exit ${back.code}\n${back.out}${back.err}`);
       assert.equal(back.code, 0, back.out + back.err);
       assert.equal(await get('rollout/user-service', '{.status.phase}'), 'Healthy');

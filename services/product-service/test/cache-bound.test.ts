@@ -7,16 +7,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { jwtRouteAuth } from '@mdp/platform/auth';
-import { Health } from '@mdp/platform/health';
 import type { HttpApp } from '@mdp/platform/http';
-import { createLogger } from '@mdp/platform/logger';
-import { Metrics } from '@mdp/platform/metrics';
 import { createRedis } from '@mdp/platform/redis';
 import { TEST_REDIS_URL, type tempDatabase, tempRedisPrefix } from '@mdp/platform/testing';
 import type { PostgresProductRepository } from '../src/adapters/postgres.js';
-import { buildApp } from '../src/app.js';
 import { CACHEABLE_LIMITS } from '../src/domain/catalog.js';
-import { migratedCatalog, tokenKit } from './helpers.js';
+import { migratedCatalog, quietApp, tokenKit } from './helpers.js';
 
 let app: HttpApp;
 let db: Awaited<ReturnType<typeof tempDatabase>>;
@@ -31,16 +27,7 @@ before(async () => {
   redis = createRedis(TEST_REDIS_URL, { keyPrefix: prefix.keyPrefix });
   await redis.connect();
   const keys = await tokenKit();
-  app = buildApp({
-    info: { service: 'product-service', version: 't', commit: 't' },
-    logger: createLogger({ service: 'product-service', level: 'silent' }),
-    metrics: new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false }),
-    health: new Health(),
-    catalog: repo,
-    redis,
-    events: { stockLow: async () => {} },
-    auth: jwtRouteAuth(keys.publicPem),
-  });
+  app = quietApp({ catalog: repo, redis, auth: jwtRouteAuth(keys.publicPem) });
   await app.ready();
   const admin = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;
   for (let i = 0; i < 3; i++) {

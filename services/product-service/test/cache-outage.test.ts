@@ -3,13 +3,9 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { test } from 'node:test';
 import { jwtRouteAuth } from '@mdp/platform/auth';
-import { Health } from '@mdp/platform/health';
-import { createLogger } from '@mdp/platform/logger';
-import { Metrics } from '@mdp/platform/metrics';
 import { createRedis } from '@mdp/platform/redis';
 import { eventually, TEST_REDIS_URL, tempRedisPrefix } from '@mdp/platform/testing';
-import { buildApp } from '../src/app.js';
-import { migratedCatalog, tokenKit } from './helpers.js';
+import { migratedCatalog, quietApp, tokenKit } from './helpers.js';
 
 /** A TCP relay in front of Redis that the test cuts and restores. */
 function relay(target: URL) {
@@ -54,16 +50,7 @@ test('a write while Redis is away leaves no stale entry once Redis is back', asy
   const redis = createRedis(redisUrl.toString(), { keyPrefix: prefix.keyPrefix, timeoutMs: 300 });
   await redis.connect();
   const keys = await tokenKit();
-  const app = buildApp({
-    info: { service: 'product-service', version: 't', commit: 't' },
-    logger: createLogger({ service: 'product-service', level: 'silent' }),
-    metrics: new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false }),
-    health: new Health(),
-    catalog: repo,
-    redis,
-    events: { stockLow: async () => {} },
-    auth: jwtRouteAuth(keys.publicPem),
-  });
+  const app = quietApp({ catalog: repo, redis, auth: jwtRouteAuth(keys.publicPem) });
   const admin = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;
   try {
     const p = (

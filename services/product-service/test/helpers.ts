@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { generateSigningKeys, type Role, signAccessToken } from '@mdp/platform/auth';
+import { Health } from '@mdp/platform/health';
+import type { HttpApp } from '@mdp/platform/http';
+import { createLogger } from '@mdp/platform/logger';
+import { Metrics } from '@mdp/platform/metrics';
 import { migrate } from '@mdp/platform/postgres';
 import { tempDatabase } from '@mdp/platform/testing';
 import { PostgresProductRepository } from '../src/adapters/postgres.js';
+import { type AppDeps, buildApp } from '../src/app.js';
 import { definition } from '../src/config.js';
 
 /** A per-suite Ed25519 key pair and a signer for access tokens exactly like user-service's. */
@@ -18,4 +23,19 @@ export async function migratedCatalog(prefix: string, opts: { max?: number } = {
   const db = await tempDatabase(prefix);
   await migrate(db.url, definition.migrations?.dir as string);
   return { db, repo: new PostgresProductRepository(db.url, opts) };
+}
+
+/**
+ * buildApp with a test's quiet defaults (silent logger, its own registry without default metrics,
+ * stock-low events dropped: api.test.ts covers them over RabbitMQ); `deps` overrides any of them.
+ */
+export function quietApp(deps: Pick<AppDeps, 'catalog' | 'redis' | 'auth'> & Partial<AppDeps>): HttpApp {
+  return buildApp({
+    info: { service: 'product-service', version: 't', commit: 't' },
+    logger: createLogger({ service: 'product-service', level: 'silent' }),
+    metrics: new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false }),
+    health: new Health(),
+    events: { stockLow: async () => {} },
+    ...deps,
+  });
 }
