@@ -135,18 +135,16 @@ want() {
   return 1
 }
 
-started=$(date +%s)
-status=0
-while IFS=$'\t' read -r engine dir module binaries ldflags env; do
-  case "$engine" in '' | '#'* | engine) continue ;; esac
-  want "$engine" "$@" || continue
+# build_one ENGINE DIR MODULE BINARIES LDFLAGS ENV: build (or find cached) and link one engine.
+build_one() {
+  local engine="$1" dir="$2" module="$3" binaries="$4" ldflags="$5" env="$6"
+  local t0 tdir version extra entry what tmp spec name
   t0=$(date +%s)
   tdir="$ROOT/tools/$dir"
   version="$(engine_version "$tdir" "$module")"
   if [ -z "$version" ]; then
     echo "build-engines: $engine: no version of $module in tools/$dir" >&2
-    status=1
-    continue
+    return 1
   fi
   extra="$ldflags"
   [ "$env" = "-" ] || extra="$extra env=$env"
@@ -159,7 +157,7 @@ while IFS=$'\t' read -r engine dir module binaries ldflags env; do
     flock 9
     if [ ! -e "$entry/.complete" ]; then
       what=built
-      tmp="$entry.tmp.$$"
+      tmp="$entry.tmp.$$.$BASHPID"
       rm -rf "$tmp"
       mkdir -p "$tmp/bin"
       # shellcheck disable=SC2086 # binaries is a space-separated list
@@ -170,9 +168,8 @@ while IFS=$'\t' read -r engine dir module binaries ldflags env; do
       else
         rm -rf "$tmp"
         echo "build-engines: $engine $version FAILED" >&2
-        status=1
         exec 9>&-
-        continue
+        return 1
       fi
     fi
     exec 9>&-
@@ -182,6 +179,43 @@ while IFS=$'\t' read -r engine dir module binaries ldflags env; do
     ln -sfn "$entry/bin/$name" "$BIN_DIR/$name"
   done
   echo "build-engines: $engine $version $what in $(($(date +%s) - t0)) s"
+}
+
+# Engines build MDP_ENGINE_JOBS at a time (default 2): one Go build alone leaves a core idle while
+# it downloads modules, links, or compiles the last packages of a dependency chain. An engine
+# waits for the engines of its `after` column (comma-separated) that are part of this run: the
+# collector needs ocb, and is built after Jaeger so that the packages they share (same module
+# versions) come from Go's build cache instead of being compiled twice.
+JOBS="${MDP_ENGINE_JOBS:-2}"
+STATE="$(mktemp -d)"
+trap 'rm -rf "$STATE"' EXIT
+declare -A PID_OF=()
+declare -a ORDER=()
+declare -A LINE=()
+while IFS=$'\t' read -r engine dir module binaries ldflags env after; do
+  case "$engine" in '' | '#'* | engine) continue ;; esac
+  want "$engine" "$@" || continue
+  ORDER+=("$engine")
+  LINE[$engine]="$dir"$'\t'"$module"$'\t'"$binaries"$'\t'"$ldflags"$'\t'"$env"$'\t'"${after:--}"
 done <"$ROOT/tools/engines.tsv"
-echo "build-engines: total $(($(date +%s) - started)) s (cache $TOOLS_HOME)"
+
+running() { jobs -pr | wc -l; }
+started=$(date +%s)
+for engine in "${ORDER[@]}"; do
+  IFS=$'\t' read -r dir module binaries ldflags env after <<<"${LINE[$engine]}"
+  if [ "$after" != "-" ]; then
+    for dep in ${after//,/ }; do
+      if [ -n "${PID_OF[$dep]:-}" ]; then wait "${PID_OF[$dep]}" || true; fi
+    done
+  fi
+  while [ "$(running)" -ge "$JOBS" ]; do wait -n || true; done
+  (build_one "$engine" "$dir" "$module" "$binaries" "$ldflags" "$env" || touch "$STATE/$engine.failed") &
+  PID_OF[$engine]=$!
+done
+wait
+status=0
+for engine in "${ORDER[@]}"; do
+  [ -e "$STATE/$engine.failed" ] && status=1
+done
+echo "build-engines: total $(($(date +%s) - started)) s (cache $TOOLS_HOME, $JOBS at a time)"
 exit "$status"
