@@ -189,7 +189,6 @@ build_one() {
 JOBS="${MDP_ENGINE_JOBS:-2}"
 STATE="$(mktemp -d)"
 trap 'rm -rf "$STATE"' EXIT
-declare -A PID_OF=()
 declare -a ORDER=()
 declare -A LINE=()
 while IFS=$'\t' read -r engine dir module binaries ldflags env after; do
@@ -200,17 +199,37 @@ while IFS=$'\t' read -r engine dir module binaries ldflags env after; do
 done <"$ROOT/tools/engines.tsv"
 
 running() { jobs -pr | wc -l; }
+# ready ENGINE: every engine of its `after` column that is part of this run has finished.
+ready() {
+  local dep after="${LINE[$1]##*$'\t'}"
+  [ "$after" = "-" ] && return 0
+  for dep in ${after//,/ }; do
+    [ -n "${LINE[$dep]:-}" ] || continue
+    [ -e "$STATE/$dep.done" ] || return 1
+  done
+}
 started=$(date +%s)
-for engine in "${ORDER[@]}"; do
-  IFS=$'\t' read -r dir module binaries ldflags env after <<<"${LINE[$engine]}"
-  if [ "$after" != "-" ]; then
-    for dep in ${after//,/ }; do
-      if [ -n "${PID_OF[$dep]:-}" ]; then wait "${PID_OF[$dep]}" || true; fi
-    done
+pending=("${ORDER[@]}")
+while [ "${#pending[@]}" -gt 0 ]; do
+  next=()
+  for engine in "${pending[@]}"; do
+    if [ "$(running)" -lt "$JOBS" ] && ready "$engine"; then
+      IFS=$'\t' read -r dir module binaries ldflags env _ <<<"${LINE[$engine]}"
+      (
+        build_one "$engine" "$dir" "$module" "$binaries" "$ldflags" "$env" || touch "$STATE/$engine.failed"
+        touch "$STATE/$engine.done"
+      ) &
+    else
+      next+=("$engine")
+    fi
+  done
+  pending=("${next[@]}")
+  if [ "${#pending[@]}" -gt 0 ] && [ "$(running)" -eq 0 ]; then
+    echo "build-engines: the 'after' columns of ${pending[*]} form a cycle" >&2
+    exit 1
   fi
-  while [ "$(running)" -ge "$JOBS" ]; do wait -n || true; done
-  (build_one "$engine" "$dir" "$module" "$binaries" "$ldflags" "$env" || touch "$STATE/$engine.failed") &
-  PID_OF[$engine]=$!
+  # A slot frees or a dependency finishes: look again.
+  [ "${#pending[@]}" -eq 0 ] || wait -n || true
 done
 wait
 status=0
