@@ -200,13 +200,23 @@ export function serviceConfig<Extra extends z.ZodRawShape>(defaultPort: number, 
     const cfg = parsed as unknown as BaseConfig;
     if (cfg.FLAGS_PROVIDER === 'file' && !cfg.FLAGS_FILE)
       ctx.addIssue({ code: 'custom', path: ['FLAGS_FILE'], message: 'is required when FLAGS_PROVIDER=file' });
-    if (cfg.FLAGS_PROVIDER === 'flagsmith' && !cfg.FLAGSMITH_ENVIRONMENT_KEY && !cfg.FLAGSMITH_OFFLINE_FILE)
+    // Without a key (production before its Secret exists) the fallback file alone answers.
+    if (
+      cfg.FLAGS_PROVIDER === 'flagsmith' &&
+      !cfg.FLAGSMITH_ENVIRONMENT_KEY &&
+      !cfg.FLAGSMITH_OFFLINE_FILE &&
+      !cfg.FLAGS_FILE
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['FLAGSMITH_ENVIRONMENT_KEY'],
-        message: 'or FLAGSMITH_OFFLINE_FILE is required when FLAGS_PROVIDER=flagsmith',
+        message: 'or FLAGSMITH_OFFLINE_FILE or FLAGS_FILE is required when FLAGS_PROVIDER=flagsmith',
       });
-    if (cfg.FLAGSMITH_LOCAL_EVALUATION && !cfg.FLAGSMITH_ENVIRONMENT_KEY?.startsWith('ser.'))
+    if (
+      cfg.FLAGSMITH_LOCAL_EVALUATION &&
+      cfg.FLAGSMITH_ENVIRONMENT_KEY &&
+      !cfg.FLAGSMITH_ENVIRONMENT_KEY.startsWith('ser.')
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['FLAGSMITH_ENVIRONMENT_KEY'],

@@ -262,11 +262,17 @@ function withSource<T>(details: ResolutionDetails<T>, source: string): Resolutio
 function flagsmithProvider(cfg: FlagsSettings, logger: Logger): Provider {
   const key = cfg.FLAGSMITH_ENVIRONMENT_KEY;
   if (!key) {
-    if (!cfg.FLAGSMITH_OFFLINE_FILE)
+    if (cfg.FLAGSMITH_OFFLINE_FILE) return flagsmithOfflineProvider(cfg.FLAGSMITH_OFFLINE_FILE, logger);
+    if (!cfg.FLAGS_FILE)
       throw new Error(
-        'FLAGSMITH_ENVIRONMENT_KEY or FLAGSMITH_OFFLINE_FILE is required when FLAGS_PROVIDER=flagsmith',
+        'FLAGSMITH_ENVIRONMENT_KEY, FLAGSMITH_OFFLINE_FILE or FLAGS_FILE is required when FLAGS_PROVIDER=flagsmith',
       );
-    return flagsmithOfflineProvider(cfg.FLAGSMITH_OFFLINE_FILE, logger);
+    // No server-side key yet (its Secret is made once Flagsmith runs): the fallback alone.
+    logger.warn(
+      { file: cfg.FLAGS_FILE },
+      'FLAGS_PROVIDER=flagsmith without FLAGSMITH_ENVIRONMENT_KEY: flags from FLAGS_FILE only',
+    );
+    return new FlagdFileProvider(cfg.FLAGS_FILE, logger, cfg.FLAGS_POLL_MS ?? 1000);
   }
   // The fallback: Flagsmith's own environment document if one is given, else the flagd file.
   const fallback = cfg.FLAGSMITH_OFFLINE_FILE

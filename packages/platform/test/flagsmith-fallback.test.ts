@@ -151,3 +151,21 @@ test('with FLAGSMITH_OFFLINE_FILE and a key, that environment document is the fa
     if (api.listening) await close(api);
   }
 });
+
+test('FLAGS_PROVIDER=flagsmith before the key exists: the flag file alone answers, with a warning', async () => {
+  const file = path.join(dir, 'nokey.json');
+  await writeFile(file, flagdFile);
+  const { logger, lines } = memoryLogger();
+  const metrics = new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false });
+  const flags = await initFlags(
+    { FLAGS_PROVIDER: 'flagsmith', FLAGS_FILE: file, FLAGSMITH_LOCAL_EVALUATION: true },
+    { logger, metrics, domain: uniqueName('flagsmith') },
+  );
+  try {
+    assert.equal(await flags.number('demo.limit', 1, { targetingKey: 'u' }), 5);
+    const warn = lines().find((l) => String(l.msg).includes('without FLAGSMITH_ENVIRONMENT_KEY'));
+    assert.equal(warn?.level, 'warn');
+  } finally {
+    await flags.close();
+  }
+});
