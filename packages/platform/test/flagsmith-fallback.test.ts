@@ -11,7 +11,10 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { Type } from '@sinclair/typebox';
 import { initFlags } from '../src/flags.js';
+import { Health } from '../src/health.js';
+import { createHttpApp } from '../src/http.js';
 import { Metrics } from '../src/metrics.js';
 import { memoryLogger } from '../src/test-support.js';
 import { eventually, uniqueName } from '../src/testing.js';
@@ -167,5 +170,70 @@ test('FLAGS_PROVIDER=flagsmith before the key exists: the flag file alone answer
     assert.equal(warn?.level, 'warn');
   } finally {
     await flags.close();
+  }
+});
+
+test('a kill switch turned off in Flagsmith: the running app answers FEATURE_DISABLED after the next poll (time printed)', async () => {
+  const file = path.join(dir, 'gate.json');
+  await writeFile(file, flagdFile);
+  const { logger } = memoryLogger();
+  const metrics = new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false });
+  let enabled = true;
+  // demo.switch's enabled state in the document the API serves.
+  const body = () => {
+    const doc = JSON.parse(document) as { feature_states: { feature: { name: string }; enabled: boolean }[] };
+    for (const fs of doc.feature_states) if (fs.feature.name === 'demo.switch') fs.enabled = enabled;
+    return JSON.stringify(doc);
+  };
+  const api = fakeFlagsmithApi([], body);
+  await listen(api);
+  const flags = await initFlags(
+    {
+      FLAGS_PROVIDER: 'flagsmith',
+      FLAGS_FILE: file,
+      FLAGSMITH_ENVIRONMENT_KEY: KEY,
+      FLAGSMITH_API_URL: `http://127.0.0.1:${PORT}/api/v1/`,
+      FLAGSMITH_LOCAL_EVALUATION: true,
+      FLAGSMITH_REFRESH_SECONDS: 1,
+    },
+    { logger, metrics, domain: uniqueName('flagsmith') },
+  );
+  const app = createHttpApp({
+    logger,
+    metrics,
+    health: new Health(1000),
+    flags,
+    info: { service: 'flagsmith-gate-test', version: '1', commit: 'c' },
+    openapi: { title: 'flagsmith-gate-test' },
+    routes: (scope) => {
+      scope.get(
+        '/things',
+        {
+          config: { featureFlag: 'demo.switch' },
+          schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } },
+        },
+        async () => ({ ok: true }),
+      );
+    },
+  });
+  try {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    assert.equal((await fetch(`${base}/things`)).status, 200);
+    enabled = false;
+    const changedAt = performance.now();
+    const res = await eventually(async () => {
+      const r = await fetch(`${base}/things`);
+      return r.status === 503 ? r : undefined;
+    }, 10_000);
+    const ms = performance.now() - changedAt;
+    process.stdout.write(
+      `flag flip (Flagsmith): document change → FEATURE_DISABLED in ${ms.toFixed(0)} ms (refresh 1 s)\n`,
+    );
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FEATURE_DISABLED');
+  } finally {
+    await app.close();
+    await flags.close();
+    await close(api);
   }
 });
