@@ -36,6 +36,7 @@ pg_user="$(random_hex)"; pg_product="$(random_hex)"; pg_order="$(random_hex)"; p
 mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
 redis_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
+flagsmith_pg="$(random_hex)"; flagsmith_django="$(random_hex)$(random_hex)"
 
 # Production (deploy/components/datastores-ha): the services reach PostgreSQL through the
 # CloudNativePG read-write Service, and product-service caches in its own disposable Redis.
@@ -101,6 +102,13 @@ secret rabbitmq-credentials \
   "RABBITMQ_USER=$rabbit_user" \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
   "20-credentials.conf=@$work/rabbitmq.conf"
+
+# Flagsmith (production's feature flags, deployment-strategies/feature-flags/flagsmith): its own
+# PostgreSQL, and Django's signing key. Made in every namespace; only production runs Flagsmith.
+secret flagsmith-credentials \
+  "POSTGRES_PASSWORD=$flagsmith_pg" \
+  "DATABASE_URL=postgres://flagsmith:${flagsmith_pg}@flagsmith-postgresql:5432/flagsmith" \
+  "DJANGO_SECRET_KEY=$flagsmith_django"
 
 secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret user-service-secrets \

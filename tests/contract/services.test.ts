@@ -26,6 +26,7 @@ interface K8sObject {
   };
 }
 interface Container {
+  image?: string;
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -94,13 +95,17 @@ describe('the launcher, the overlays and services/* agree', () => {
         .map((d) => d.toJS() as K8sObject | null)
         .filter((o): o is K8sObject => Boolean(o));
       const component = (o: K8sObject) => o.metadata.labels?.['app.kubernetes.io/component'];
+      const ours = (o: K8sObject) =>
+        (o.spec?.template?.spec?.containers ?? []).some((c) => c.image?.startsWith('ghcr.io/'));
       // A Rollout that references its Deployment (workloadRef, deployment-strategies/) has no pod
-      // template of its own: the Deployment is the service's workload.
+      // template of its own: the Deployment is the service's workload. Third-party applications
+      // (production's Flagsmith) run images of their own, not ours.
       const workloads = objects.filter(
         (o) =>
           ['Deployment', 'Rollout'].includes(o.kind) &&
           !o.spec?.workloadRef &&
-          ['api', 'worker'].includes(component(o) ?? ''),
+          ['api', 'worker'].includes(component(o) ?? '') &&
+          ours(o),
       );
       for (const ref of objects.filter((o) => o.kind === 'Rollout' && o.spec?.workloadRef))
         assert.ok(
@@ -161,7 +166,9 @@ describe('the launcher, the overlays and services/* agree', () => {
           assert.equal(db?.valueFrom?.secretKeyRef?.name, `${entry.name}-secrets`);
         }
       }
-      for (const job of objects.filter((o) => o.kind === 'Job' && o.metadata.name.endsWith('-migrate')))
+      for (const job of objects.filter(
+        (o) => o.kind === 'Job' && o.metadata.name.endsWith('-migrate') && ours(o),
+      ))
         assert.ok(
           services.some((s) => `${s.name}-migrate` === job.metadata.name),
           `${job.metadata.name} belongs to a service`,

@@ -96,13 +96,17 @@ export function violation(rule: string, item: Located, message: string): Violati
 
 export const CONTRACT_REGISTRY = 'ghcr.io';
 export const PULL_SECRET = 'ghcr-pull-secret';
-/** Images that are not built here: the datastores and the job tooling, by repository. */
+/**
+ * Images that are not built here, by repository: the datastores, the job tooling and
+ * production's Flagsmith (each pinned by an exact version tag where it is used).
+ */
 export const THIRD_PARTY_IMAGES = [
   'docker.io/library/postgres',
   'docker.io/library/mongo',
   'docker.io/library/redis',
   'docker.io/library/rabbitmq',
   'docker.io/curlimages/curl',
+  'docker.io/flagsmith/flagsmith',
 ];
 export const COMPONENTS = ['api', 'worker', 'database', 'cache', 'broker'];
 
@@ -149,6 +153,11 @@ export function parseImage(image: string): { repository: string; tag?: string; d
 
 export function isAppImage(image: string | undefined): boolean {
   return (image ?? '').startsWith(`${CONTRACT_REGISTRY}/`);
+}
+
+/** Whether a pod template runs one of this project's images (a platform service or its Job). */
+export function runsPlatformImage(template: IPodTemplateSpec | undefined): boolean {
+  return containersOf(template?.spec).some((c) => isAppImage(c.spec.image));
 }
 
 export function selectorMatches(

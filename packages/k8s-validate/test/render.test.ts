@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { allowedFlows, inCidr } from '../src/flows.js';
+import type { Located } from '../src/resources.js';
 import { TARGETS, validateRender } from '../src/validate.js';
 import { byId, rendered, repoRoot } from './helpers.js';
 
@@ -120,6 +121,59 @@ describe('render', () => {
     );
   });
 
+  test('production reads flags from Flagsmith (local evaluation, server-side key), the mounted flag file as fallback; dev and staging from the file', async () => {
+    const common = (items: Located[]) =>
+      items.find(
+        (i) => i.resource.kind === 'ConfigMap' && i.resource.metadata.name.startsWith('mdp-common-config'),
+      )?.resource.data as Record<string, string>;
+    for (const env of ['dev', 'staging']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      assert.equal(common(r.items).FLAGS_PROVIDER, 'file', env);
+      assert.ok(!r.items.some((i) => i.resource.metadata?.name?.startsWith('flagsmith')), env);
+    }
+    const prod = await rendered('deploy/overlays/production');
+    const cfg = common(prod.items);
+    assert.equal(cfg.FLAGS_PROVIDER, 'flagsmith');
+    assert.equal(cfg.FLAGSMITH_LOCAL_EVALUATION, 'true');
+    // The API URL names a rendered Service whose port leads to the Flagsmith API's pods.
+    const url = new URL(cfg.FLAGSMITH_API_URL ?? '');
+    assert.equal(url.pathname, '/api/v1/');
+    const svc = byId(prod.items, 'Service', url.hostname).resource.spec;
+    const svcPort = svc.ports.find((p: { port: number }) => p.port === Number(url.port || 80));
+    assert.ok(svcPort, `Service ${url.hostname} has no port ${url.port || 80}`);
+    const api = byId(prod.items, 'Deployment', 'flagsmith-api').resource.spec.template;
+    for (const [k, v] of Object.entries(svc.selector as Record<string, string>))
+      assert.equal(api.metadata.labels[k], v, `Service ${url.hostname} selects the Flagsmith API pods`);
+    const apiContainer = api.spec.containers[0];
+    assert.equal(apiContainer.args[0], 'serve');
+    assert.ok(
+      apiContainer.ports.some(
+        (p: { name: string; containerPort: number }) =>
+          p.name === svcPort.targetPort || p.containerPort === svcPort.targetPort,
+      ),
+    );
+    const processor = byId(prod.items, 'Deployment', 'flagsmith-task-processor').resource.spec.template;
+    assert.equal(processor.spec.containers[0].args[0], 'run-task-processor');
+    const fsConfig = byId(prod.items, 'ConfigMap', apiContainer.envFrom[0].configMapRef.name).resource.data;
+    assert.equal(fsConfig.TASK_RUN_METHOD, 'TASK_PROCESSOR');
+    assert.ok(fsConfig.DJANGO_ALLOWED_HOSTS.split(',').includes(url.hostname), 'DJANGO_ALLOWED_HOSTS');
+    // Every service: the key from the flagsmith-sdk Secret, and the fallback file mounted (a
+    // ConfigMap volume of mdp-flags as a directory, no subPath) where FLAGS_FILE points.
+    for (const s of SERVICES) {
+      const pod = byId(prod.items, 'Deployment', s).resource.spec.template.spec;
+      const c = pod.containers[0];
+      assert.ok(
+        c.envFrom.some((e: { secretRef?: { name: string } }) => e.secretRef?.name === 'flagsmith-sdk'),
+        `${s} reads flagsmith-sdk`,
+      );
+      const dir = path.posix.dirname(cfg.FLAGS_FILE ?? '');
+      const mount = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === dir);
+      assert.ok(mount && !mount.subPath, `${s} mounts ${dir}`);
+      const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+      assert.match(volume?.configMap?.name ?? '', /^mdp-flags/, s);
+    }
+  });
+
   test('Argo CD: automated self-healing sync for dev and staging, manual for production', async () => {
     const r = await rendered('deploy/argocd');
     const apps = Object.fromEntries(
@@ -198,6 +252,12 @@ describe('render', () => {
               'prometheus -> rabbitmq:15692/TCP',
               'rabbitmq -> internet:443/TCP',
               'rabbitmq -> private-network:443/TCP',
+              // Flagsmith (deployment-strategies/feature-flags/flagsmith): the services fetch
+              // the environment document; only Flagsmith reaches its database.
+              ...SERVICES.map((s) => `${s} -> flagsmith-api:8000/TCP`),
+              'flagsmith-api -> flagsmith-postgresql:5432/TCP',
+              'flagsmith-task-processor -> flagsmith-postgresql:5432/TCP',
+              'flagsmith-migrate -> flagsmith-postgresql:5432/TCP',
             ]),
       ].sort();
       assert.deepEqual(

@@ -107,6 +107,15 @@ describe('Kubernetes shell scripts', () => {
       assert.equal(new URL(decode(get(s), 'DATABASE_URL')).hostname, 'postgresql-rw');
     assert.equal(new URL(decode(get('product-service-secrets'), 'REDIS_URL')).hostname, 'redis-cache');
     assert.equal(new URL(decode(get('user-service-secrets'), 'REDIS_URL')).hostname, 'redis');
+    // Flagsmith's API reaches its own database with the password that database starts with.
+    const flagsmith = get('flagsmith-credentials');
+    const db = new URL(decode(flagsmith, 'DATABASE_URL'));
+    assert.equal(
+      `${db.username}@${db.hostname}:${db.port}${db.pathname}`,
+      'flagsmith@flagsmith-postgresql:5432/flagsmith',
+    );
+    assert.equal(db.password, decode(flagsmith, 'POSTGRES_PASSWORD'));
+    assert.ok(decode(flagsmith, 'DJANGO_SECRET_KEY').length >= 50);
   });
 
   test('create-secrets.sh draws new passwords on every run', () => {

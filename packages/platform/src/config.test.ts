@@ -43,6 +43,22 @@ test('cross-field rules: the file provider needs FLAGS_FILE', () => {
   );
 });
 
+test('cross-field rules: Flagsmith needs a key, an environment document or the fallback file; local evaluation a server-side key', () => {
+  const fs = { ...local, FLAGS_PROVIDER: 'flagsmith' };
+  assert.throws(() => parseConfig(schema, fs), /FLAGSMITH_ENVIRONMENT_KEY .*or FLAGS_FILE is required/);
+  assert.equal(
+    parseConfig(schema, { ...fs, FLAGS_FILE: '/etc/mdp/flags/flags.json' }).FLAGSMITH_LOCAL_EVALUATION,
+    false,
+  );
+  const prod = { ...fs, FLAGSMITH_LOCAL_EVALUATION: 'true', FLAGSMITH_ENVIRONMENT_KEY: 'ser.abc' };
+  assert.equal(parseConfig(schema, prod).FLAGSMITH_LOCAL_EVALUATION, true);
+  assert.equal(parseConfig(schema, prod).FLAGSMITH_REFRESH_SECONDS, 60);
+  assert.throws(
+    () => parseConfig(schema, { ...prod, FLAGSMITH_ENVIRONMENT_KEY: 'client-side-key' }),
+    /FLAGSMITH_ENVIRONMENT_KEY must be a server-side key/,
+  );
+});
+
 test('an empty value counts as unset', () => {
   assert.equal(parseConfig(schema, { DATABASE_URL: '' }, local).DATABASE_URL, local.DATABASE_URL);
 });

@@ -186,6 +186,9 @@ export const baseConfigShape = (defaultPort: number) => ({
   FLAGSMITH_ENVIRONMENT_KEY: z.string().optional(),
   FLAGSMITH_API_URL: httpUrl().optional(),
   FLAGSMITH_OFFLINE_FILE: z.string().optional(),
+  // Local evaluation: the SDK polls the environment document (server-side key) and evaluates in-process.
+  FLAGSMITH_LOCAL_EVALUATION: bool(false),
+  FLAGSMITH_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
 });
 
 /**
@@ -197,11 +200,27 @@ export function serviceConfig<Extra extends z.ZodRawShape>(defaultPort: number, 
     const cfg = parsed as unknown as BaseConfig;
     if (cfg.FLAGS_PROVIDER === 'file' && !cfg.FLAGS_FILE)
       ctx.addIssue({ code: 'custom', path: ['FLAGS_FILE'], message: 'is required when FLAGS_PROVIDER=file' });
-    if (cfg.FLAGS_PROVIDER === 'flagsmith' && !cfg.FLAGSMITH_ENVIRONMENT_KEY && !cfg.FLAGSMITH_OFFLINE_FILE)
+    // Without a key (production before its Secret exists) the fallback file alone answers.
+    if (
+      cfg.FLAGS_PROVIDER === 'flagsmith' &&
+      !cfg.FLAGSMITH_ENVIRONMENT_KEY &&
+      !cfg.FLAGSMITH_OFFLINE_FILE &&
+      !cfg.FLAGS_FILE
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['FLAGSMITH_ENVIRONMENT_KEY'],
-        message: 'or FLAGSMITH_OFFLINE_FILE is required when FLAGS_PROVIDER=flagsmith',
+        message: 'or FLAGSMITH_OFFLINE_FILE or FLAGS_FILE is required when FLAGS_PROVIDER=flagsmith',
+      });
+    if (
+      cfg.FLAGSMITH_LOCAL_EVALUATION &&
+      cfg.FLAGSMITH_ENVIRONMENT_KEY &&
+      !cfg.FLAGSMITH_ENVIRONMENT_KEY.startsWith('ser.')
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FLAGSMITH_ENVIRONMENT_KEY'],
+        message: 'must be a server-side key (ser.…) when FLAGSMITH_LOCAL_EVALUATION=true',
       });
   });
 }

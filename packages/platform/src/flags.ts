@@ -7,11 +7,13 @@ import {
   type Client,
   type EvaluationContext,
   type Hook,
+  type JsonValue,
   type Logger as OFLogger,
   OpenFeature,
   OpenFeatureEventEmitter,
   type Provider,
   ProviderEvents,
+  type ResolutionDetails,
 } from '@openfeature/server-sdk';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Flagsmith, LocalFileHandler } from 'flagsmith-nodejs';
@@ -129,24 +131,156 @@ export interface FlagsSettings {
   FLAGSMITH_ENVIRONMENT_KEY?: string | undefined;
   FLAGSMITH_API_URL?: string | undefined;
   FLAGSMITH_OFFLINE_FILE?: string | undefined;
+  FLAGSMITH_LOCAL_EVALUATION?: boolean;
+  FLAGSMITH_REFRESH_SECONDS?: number;
 }
 
-function flagsmithProvider(cfg: FlagsSettings): Provider {
-  const offline = cfg.FLAGSMITH_OFFLINE_FILE;
+// The provider's types come from flagsmith-nodejs' CJS build, ours from its ESM build: same class.
+type ProviderClient = ConstructorParameters<typeof FlagsmithOpenFeatureProvider>[0];
+const providerOptions = {
+  returnValueForDisabledFlags: false,
+  useFlagsmithDefaults: false,
+  useBooleanConfigValue: false,
+} as const;
+
+/** Flagsmith's offline mode: every evaluation from an environment document on disk. */
+function flagsmithOfflineProvider(file: string, logger: Logger): Provider {
   const client = new Flagsmith({
-    ...(cfg.FLAGSMITH_ENVIRONMENT_KEY ? { environmentKey: cfg.FLAGSMITH_ENVIRONMENT_KEY } : {}),
-    ...(cfg.FLAGSMITH_API_URL ? { apiUrl: cfg.FLAGSMITH_API_URL } : {}),
-    ...(offline ? { offlineMode: true, offlineHandler: new LocalFileHandler(offline) } : {}),
-    requestTimeoutSeconds: 3,
-    retries: 1,
+    offlineMode: true,
+    offlineHandler: new LocalFileHandler(file),
+    logger: logger as unknown as NonNullable<ConstructorParameters<typeof Flagsmith>[0]>['logger'],
   });
-  // The provider's types come from flagsmith-nodejs' CJS build, ours from its ESM build: same class.
-  type ProviderClient = ConstructorParameters<typeof FlagsmithOpenFeatureProvider>[0];
-  return new FlagsmithOpenFeatureProvider(client as unknown as ProviderClient, {
-    returnValueForDisabledFlags: false,
-    useFlagsmithDefaults: false,
-    useBooleanConfigValue: false,
-  });
+  return new FlagsmithOpenFeatureProvider(client as unknown as ProviderClient, providerOptions);
+}
+
+/**
+ * Flagsmith's API with a fallback. flagsmith-nodejs, given an offlineHandler, evaluates from it
+ * always (its getEnvironment() returns the handler's document before the API's), so the fallback
+ * is a second provider instead: it answers while the SDK holds no environment document from the
+ * API (Flagsmith unreachable at start) and for a flag that Flagsmith does not know or cannot
+ * resolve. Once a document has arrived the SDK keeps the last one through failed polls.
+ */
+export class FlagsmithWithFallbackProvider implements Provider {
+  readonly metadata: { name: string };
+  readonly runsOn = 'server' as const;
+  private readonly client: Flagsmith;
+  private readonly primary: Provider;
+  private hasDocument = false;
+  private failedBefore = false;
+
+  constructor(
+    cfg: FlagsSettings & { FLAGSMITH_ENVIRONMENT_KEY: string },
+    private readonly fallback: Provider | undefined,
+    private readonly logger: Logger,
+  ) {
+    const local = cfg.FLAGSMITH_LOCAL_EVALUATION ?? false;
+    this.metadata = {
+      name: `flagsmith${local ? '-local' : ''}${fallback ? `+${fallback.metadata.name}` : ''}`,
+    };
+    this.client = new Flagsmith({
+      environmentKey: cfg.FLAGSMITH_ENVIRONMENT_KEY,
+      ...(cfg.FLAGSMITH_API_URL ? { apiUrl: cfg.FLAGSMITH_API_URL } : {}),
+      enableLocalEvaluation: local,
+      environmentRefreshIntervalSeconds: cfg.FLAGSMITH_REFRESH_SECONDS ?? 60,
+      requestTimeoutSeconds: 3,
+      retries: 1,
+      requestRetryDelayMilliseconds: 200,
+      logger: logger as unknown as NonNullable<ConstructorParameters<typeof Flagsmith>[0]>['logger'],
+      onEnvironmentChange: (error) => this.onEnvironment(error),
+    });
+    this.primary = new FlagsmithOpenFeatureProvider(
+      this.client as unknown as ProviderClient,
+      providerOptions,
+    );
+    // Remote evaluation asks the API per evaluation: there is no document to wait for.
+    if (!local) this.hasDocument = true;
+  }
+
+  private onEnvironment(error: unknown): void {
+    if (error) {
+      if (!this.failedBefore)
+        this.logger.warn(
+          { err: error, fallback: this.fallback?.metadata.name ?? null, hasDocument: this.hasDocument },
+          this.hasDocument
+            ? 'Flagsmith environment document refresh failed; keeping the last one'
+            : 'Flagsmith unreachable; flags come from the fallback until its environment document arrives',
+        );
+      this.failedBefore = true;
+      return;
+    }
+    if (!this.hasDocument || this.failedBefore) this.logger.info('Flagsmith environment document received');
+    this.hasDocument = true;
+    this.failedBefore = false;
+  }
+
+  async initialize(): Promise<void> {
+    await this.fallback?.initialize?.();
+    // Local evaluation: fetch the document now (bounded by the request timeout and retries); a
+    // failure is logged and the SDK's poller keeps trying every FLAGSMITH_REFRESH_SECONDS.
+    if (!this.hasDocument) await this.client.updateEnvironment();
+    else if (!this.fallback) await this.primary.initialize?.();
+  }
+
+  async onClose(): Promise<void> {
+    await this.client.close();
+    await this.fallback?.onClose?.();
+  }
+
+  readonly resolveBooleanEvaluation: Provider['resolveBooleanEvaluation'] = (k, d, c, l) =>
+    this.resolve((p) => p.resolveBooleanEvaluation(k, d, c, l));
+  readonly resolveStringEvaluation: Provider['resolveStringEvaluation'] = (k, d, c, l) =>
+    this.resolve((p) => p.resolveStringEvaluation(k, d, c, l));
+  readonly resolveNumberEvaluation: Provider['resolveNumberEvaluation'] = (k, d, c, l) =>
+    this.resolve((p) => p.resolveNumberEvaluation(k, d, c, l));
+  readonly resolveObjectEvaluation = (<T extends JsonValue>(
+    k: string,
+    d: T,
+    c: EvaluationContext,
+    l: OFLogger,
+  ) => this.resolve((p) => p.resolveObjectEvaluation<T>(k, d, c, l))) as Provider['resolveObjectEvaluation'];
+
+  private async resolve<T>(
+    run: (p: Provider) => Promise<ResolutionDetails<T>>,
+  ): Promise<ResolutionDetails<T>> {
+    const fallback = this.fallback;
+    if (!fallback) return run(this.primary);
+    if (!this.hasDocument) return withSource(await run(fallback), 'fallback');
+    try {
+      const details = await run(this.primary);
+      if (!details.errorCode) return details;
+    } catch {
+      // An error of the primary (disabled non-boolean flag, SDK failure): the fallback answers.
+    }
+    return withSource(await run(fallback), 'fallback');
+  }
+}
+
+function withSource<T>(details: ResolutionDetails<T>, source: string): ResolutionDetails<T> {
+  return { ...details, flagMetadata: { ...(details.flagMetadata ?? {}), source } };
+}
+
+function flagsmithProvider(cfg: FlagsSettings, logger: Logger): Provider {
+  const key = cfg.FLAGSMITH_ENVIRONMENT_KEY;
+  if (!key) {
+    if (cfg.FLAGSMITH_OFFLINE_FILE) return flagsmithOfflineProvider(cfg.FLAGSMITH_OFFLINE_FILE, logger);
+    if (!cfg.FLAGS_FILE)
+      throw new Error(
+        'FLAGSMITH_ENVIRONMENT_KEY, FLAGSMITH_OFFLINE_FILE or FLAGS_FILE is required when FLAGS_PROVIDER=flagsmith',
+      );
+    // No server-side key yet (its Secret is made once Flagsmith runs): the fallback alone.
+    logger.warn(
+      { file: cfg.FLAGS_FILE },
+      'FLAGS_PROVIDER=flagsmith without FLAGSMITH_ENVIRONMENT_KEY: flags from FLAGS_FILE only',
+    );
+    return new FlagdFileProvider(cfg.FLAGS_FILE, logger, cfg.FLAGS_POLL_MS ?? 1000);
+  }
+  // The fallback: Flagsmith's own environment document if one is given, else the flagd file.
+  const fallback = cfg.FLAGSMITH_OFFLINE_FILE
+    ? flagsmithOfflineProvider(cfg.FLAGSMITH_OFFLINE_FILE, logger)
+    : cfg.FLAGS_FILE
+      ? new FlagdFileProvider(cfg.FLAGS_FILE, logger, cfg.FLAGS_POLL_MS ?? 1000)
+      : undefined;
+  return new FlagsmithWithFallbackProvider({ ...cfg, FLAGSMITH_ENVIRONMENT_KEY: key }, fallback, logger);
 }
 
 /**
@@ -199,14 +333,17 @@ export async function initFlags(
     if (!cfg.FLAGS_FILE) throw new Error('FLAGS_FILE is required when FLAGS_PROVIDER=file');
     provider = new FlagdFileProvider(cfg.FLAGS_FILE, logger, cfg.FLAGS_POLL_MS ?? 1000);
   } else if (cfg.FLAGS_PROVIDER === 'flagsmith') {
-    provider = flagsmithProvider(cfg);
+    provider = flagsmithProvider(cfg, logger);
   }
   if (provider) await OpenFeature.setProviderAndWait(domain, provider);
   const client = OpenFeature.getClient(domain);
   // OpenTelemetry's feature-flag conventions: a span per evaluation, child of the request's span,
   // with feature_flag.key, feature_flag.result.variant, feature_flag.provider.name, ... attributes.
   client.addHooks(metricsHook(metrics), new SpanHook());
-  logger.info({ provider: cfg.FLAGS_PROVIDER, file: cfg.FLAGS_FILE }, 'feature flags ready');
+  logger.info(
+    { provider: cfg.FLAGS_PROVIDER, providerName: provider?.metadata.name ?? 'none', file: cfg.FLAGS_FILE },
+    'feature flags ready',
+  );
   return new Flags(client, domain);
 }
 

@@ -14,7 +14,7 @@ const TAG_SCHEME = /^(\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?|sha-[0-9a-f]{7}|dev|stagin
 export const imageRegistry: Rule = {
   name: 'image-registry',
   description:
-    'Platform images are ghcr.io/<owner>/<a directory of services/>:<semver | sha-<7 hex> | dev | staging | stable> (exactly what scripts/build-images.sh produces); any other image is one of the listed third-party datastore images.',
+    'Platform images are ghcr.io/<owner>/<a directory of services/>:<semver | sha-<7 hex> | dev | staging | stable> (exactly what scripts/build-images.sh produces); any other image is one of the listed third-party images (datastores, job tooling, Flagsmith).',
   check(ctx) {
     const out: Violation[] = [];
     for (const { item, template } of workloads(ctx)) {

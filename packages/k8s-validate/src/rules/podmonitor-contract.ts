@@ -2,6 +2,7 @@ import {
   ofKind,
   podLabels,
   type Rule,
+  runsPlatformImage,
   selectorMatches,
   type Violation,
   violation,
@@ -42,6 +43,8 @@ export const podMonitorContract: Rule = {
     }
     for (const w of ws) {
       if (!['Deployment', 'Rollout'].includes(w.item.resource.kind)) continue;
+      // Every platform workload; a third-party one (Flagsmith) may have no metrics to scrape.
+      if (!runsPlatformImage(w.template)) continue;
       const scraped = monitors.some(({ obj }) =>
         selectorMatches(obj.spec.selector, w.template.metadata?.labels),
       );

@@ -1,4 +1,12 @@
-import { find, type Rule, selectorMatches, type Violation, violation } from '../policy.js';
+import {
+  find,
+  type IPodTemplateSpec,
+  type Rule,
+  runsPlatformImage,
+  selectorMatches,
+  type Violation,
+  violation,
+} from '../policy.js';
 import type { Located, Resource } from '../resources.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: Rollout and AnalysisTemplate are free-form here (the API server checks their CRD schemas)
@@ -33,8 +41,10 @@ function strategyServices(r: Resource): [string, string][] {
   ).filter((e): e is [string, string] => typeof e[1] === 'string');
 }
 
+// Third-party Deployments (Flagsmith) roll out as plain Deployments: only our images are released.
 const isPlatformService = (r: Resource) =>
   r.kind === 'Deployment' &&
+  runsPlatformImage(r.spec?.template as IPodTemplateSpec | undefined) &&
   r.metadata.labels?.['app.kubernetes.io/part-of'] === 'mdp' &&
   ['api', 'worker'].includes(r.metadata.labels?.['app.kubernetes.io/component'] ?? '');
 
