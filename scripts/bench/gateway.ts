@@ -7,7 +7,10 @@
  * hop (reply-from alone). Each server runs in its own process.
  *
  * Settings (environment): BENCH_CONNECTIONS (50), BENCH_DURATION seconds (10), BENCH_WARMUP
- * seconds (2), LOG_LEVEL of the servers (warn: per-request info logging is measured separately).
+ * seconds (2), LOG_LEVEL of the servers (warn: per-request info logging is measured separately),
+ * BENCH_PORT_BASE (the servers listen on it and the next three ports; default: free ports),
+ * BENCH_CPU_PROF=DIR (a V8 CPU profile of every server process into DIR/<role>/, written at
+ * exit; the largest file there is the main thread's).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,6 +27,8 @@ const root = path.resolve(here, '../..');
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const warmup = Number(process.env.BENCH_WARMUP ?? 2);
+const portBase = Number(process.env.BENCH_PORT_BASE ?? 0);
+const profileDir = process.env.BENCH_CPU_PROF;
 const children: ChildProcess[] = [];
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -33,12 +38,17 @@ interface Server {
 }
 
 function start(role: string, env: Record<string, string> = {}): Promise<Server> {
+  const port = portBase ? portBase + children.length : 0;
+  const profile = profileDir
+    ? // One directory per server: tsx's module-loader thread writes a profile of its own.
+      ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir, role)}`]
+    : [];
   const child = spawn(
     process.execPath,
-    ['--conditions=mdp-source', '--import', 'tsx', path.join(here, 'gateway-server.ts'), role],
+    [...profile, '--conditions=mdp-source', '--import', 'tsx', path.join(here, 'gateway-server.ts'), role],
     {
       cwd: root,
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env, BENCH_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -159,6 +169,11 @@ async function main() {
     print(`throughput ratio gateway/bare: ${(ratio * 100).toFixed(1)}%`);
     print(
       `(reference) plain proxy hop/bare: ${((c.rps / a.rps) * 100).toFixed(1)}%; gateway/plain proxy: ${((b.rps / c.rps) * 100).toFixed(1)}%`,
+    );
+    const overPlain = b.cpuUsPerRequest / c.cpuUsPerRequest;
+    print(
+      `goal (issue 16): gateway CPU per request <= 1.2x the plain proxy hop: ${overPlain.toFixed(2)}x -> ${overPlain <= 1.2 ? 'met' : 'NOT met'}; ` +
+        `throughput >= 20% of bare: ${(ratio * 100).toFixed(1)}% -> ${ratio >= 0.2 ? 'met' : 'NOT met'}`,
     );
     print(
       `target (issue 3): ratio >= 20% -> ${ratio >= 0.2 ? 'met' : 'NOT met'}; gateway p99 < 25 ms at ${connections} connections -> ` +

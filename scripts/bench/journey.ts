@@ -11,13 +11,16 @@
  * Settings: RATE (orders/s, default 400), DURATION (s, default 20), CONNECTIONS (default 64),
  * USERS (default 40), WARMUP (s, default 3), TELEMETRY=0 to start the services without the
  * tracing preload (to see its cost; production runs with it), START_MODE=dist to run the compiled
- * services as a container does (`npm run build` first).
+ * services as a container does (`npm run build` first), BENCH_PORT_BASE (the services listen on it
+ * and the next ports, in table order; default: free ports), BENCH_CPU_PROF=DIR (a V8 CPU profile
+ * of every service into DIR/<service>/, written when it stops; the largest file is the main thread).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStack } from '@mdp/stack/processes';
+import { loadServices } from '@mdp/stack/services';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
@@ -53,6 +56,17 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** node options writing a CPU profile per service into `dir` when it exits. */
+async function profileArgs(dir: string): Promise<Record<string, string[]>> {
+  return Object.fromEntries(
+    (await loadServices()).map(({ name }) => [
+      name,
+      // One directory per service: the module-loader thread (tracing preload) writes its own profile.
+      ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir, name)}`],
+    ]),
+  );
+}
+
 async function main() {
   const loadBefore = os.loadavg();
   // The shipped flags, with the gateway's per-user rate limit out of the way of a load test.
@@ -73,6 +87,8 @@ async function main() {
     logLevel: 'warn',
     telemetry: process.env.TELEMETRY !== '0',
     dist: process.env.START_MODE === 'dist',
+    ...(process.env.BENCH_PORT_BASE ? { portBase: Number(process.env.BENCH_PORT_BASE) } : {}),
+    ...(process.env.BENCH_CPU_PROF ? { nodeArgs: await profileArgs(process.env.BENCH_CPU_PROF) } : {}),
   });
   const SERVICES = stack.services;
   const dbUrl = (name: string) => stack.databases[name]?.url;
