@@ -53,6 +53,7 @@ async function main() {
       info: info('bench-upstream'),
     });
     app.get('/products/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async () => body);
+    app.get('/orders/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async () => body);
     url = await app.listen({ host: '127.0.0.1', port });
     close = () => app.close();
   } else if (role === 'gateway') {

@@ -4,7 +4,8 @@
  * (api-gateway → a platform-kit service), 50 connections each. Prints requests/s, p50 and p99
  * for both and their ratio, plus the CPU time per request of the server processes on each path
  * (read from /proc; steadier than req/s on a shared machine) and, for reference, a plain proxy
- * hop (reply-from alone). Each server runs in its own process.
+ * hop (reply-from alone), and a signed-in call (bearer token checked by the gateway). Each
+ * server runs in its own process. The gateway reads the shipped flags (rate limit raised).
  *
  * Settings (environment): BENCH_CONNECTIONS (50), BENCH_DURATION seconds (10), BENCH_WARMUP
  * seconds (2), LOG_LEVEL of the servers (warn: per-request info logging is measured separately),
@@ -19,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { generateSigningKeys } from '@mdp/platform/auth';
+import { generateSigningKeys, signAccessToken } from '@mdp/platform/auth';
 import autocannon from 'autocannon';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,7 +86,13 @@ interface Figures {
   errors: number;
 }
 
-async function load(url: string, seconds: number, pids: number[], rate?: number): Promise<Figures> {
+async function load(
+  url: string,
+  seconds: number,
+  pids: number[],
+  rate?: number,
+  headers?: Record<string, string>,
+): Promise<Figures> {
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const r = await autocannon({
     url,
@@ -93,6 +100,7 @@ async function load(url: string, seconds: number, pids: number[], rate?: number)
     duration: seconds,
     pipelining: 1,
     ...(rate ? { overallRate: rate } : {}),
+    ...(headers ? { headers } : {}),
   });
   const cpu = pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpu0;
   return {
@@ -105,9 +113,14 @@ async function load(url: string, seconds: number, pids: number[], rate?: number)
   };
 }
 
-async function measure(name: string, url: string, pids: number[]): Promise<Figures> {
-  if (warmup > 0) await load(url, warmup, pids);
-  const f = await load(url, duration, pids);
+async function measure(
+  name: string,
+  url: string,
+  pids: number[],
+  headers?: Record<string, string>,
+): Promise<Figures> {
+  if (warmup > 0) await load(url, warmup, pids, undefined, headers);
+  const f = await load(url, duration, pids, undefined, headers);
   if (f.non2xx || f.errors) console.warn(`${name}: ${f.non2xx} non-2xx answers, ${f.errors} errors/timeouts`);
   return f;
 }
@@ -116,20 +129,13 @@ async function main() {
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-gw-'));
   try {
     const flagsFile = path.join(dir, 'flags.json');
-    // A limit far above what one machine can send: the limiter still runs (Redis round trip
-    // on every request) but never refuses.
-    await writeFile(
-      flagsFile,
-      JSON.stringify({
-        flags: {
-          'gateway.rate-limit-per-minute': {
-            state: 'ENABLED',
-            variants: { bench: 100_000_000 },
-            defaultVariant: 'bench',
-          },
-        },
-      }),
-    );
+    // The shipped flags (every kill switch the gateway reads on each request), with a limit far
+    // above what one machine can send: the limiter still runs (Redis round trip on every
+    // request) but never refuses.
+    const flags = JSON.parse(readFileSync(path.join(root, 'config/flags/flags.json'), 'utf8'));
+    flags.flags['gateway.rate-limit-per-minute'].variants.bench = 100_000_000;
+    flags.flags['gateway.rate-limit-per-minute'].defaultVariant = 'bench';
+    await writeFile(flagsFile, JSON.stringify(flags));
     const keys = await generateSigningKeys();
     const bare = await start('bare');
     const upstream = await start('upstream');
@@ -148,6 +154,16 @@ async function main() {
     const a = await measure('bare', `${bare.url}/products/p-1`, [bare.pid]);
     const b = await measure('gateway', `${gateway.url}/api/products/p-1`, [gateway.pid, upstream.pid]);
     const c = await measure('plain proxy', `${plain.url}/api/products/p-1`, [plain.pid, upstream.pid]);
+    // A signed-in call (GET /api/orders/:id, the same JSON): the token check at the gateway.
+    const { token } = await signAccessToken({ id: 'bench-user', role: 'customer' }, keys.privateKey);
+    const d = await measure(
+      'gateway signed in',
+      `${gateway.url}/api/orders/o-1`,
+      [gateway.pid, upstream.pid],
+      {
+        authorization: `Bearer ${token}`,
+      },
+    );
 
     const row = (name: string, f: Figures) =>
       `${name.padEnd(40)} ${f.rps.toFixed(0).padStart(9)} ${String(f.p50).padStart(8)} ${String(f.p99).padStart(8)} ${f.cpuUsPerRequest.toFixed(0).padStart(12)}`;
@@ -157,6 +173,7 @@ async function main() {
     print(row('bare Fastify JSON route', a));
     print(row('gateway -> service (/api/products)', b));
     print(row('(reference) plain proxy hop -> service', c));
+    print(row('gateway, signed in (/api/orders/:id)', d));
     // Latency at a fixed rate (half of what the gateway path sustained), not flat out: at
     // saturation p99 is mostly queueing time, whatever the gateway does.
     const rate = Math.max(50, Math.round(b.rps / 2));
