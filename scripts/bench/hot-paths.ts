@@ -4,9 +4,17 @@
  * end-to-end benchmarks move with the load. Each line: what was called, calls, CPU µs per call.
  *   token, first sight   verifyAccessToken of a new token each time (a full Ed25519 check)
  *   token, seen before   verifyAccessToken of the same token again (what every request of a session is)
- * Settings: HOT_PATH_CALLS (default 20000).
+ *   order + event, 5 statements   BEGIN, INSERT, INSERT outbox, SELECT pg_notify, COMMIT (the order
+ *                        transaction before issue 16), on a fresh database of the machine's PostgreSQL
+ *   order + event, 1 statement    the same rows through withOutboxEvent (one round trip)
+ * (client CPU of this process only; PostgreSQL's own CPU is not counted).
+ * Settings: HOT_PATH_CALLS (default 20000; the database paths run a tenth of it).
  */
+import { randomUUID } from 'node:crypto';
 import { generateSigningKeys, importPublicKey, signAccessToken, verifyAccessToken } from '@mdp/platform/auth';
+import { OUTBOX_SQL, withOutboxEvent } from '@mdp/platform/outbox';
+import { createPgPool } from '@mdp/platform/postgres';
+import { tempDatabase, testEvent } from '@mdp/platform/testing';
 
 const calls = Number(process.env.HOT_PATH_CALLS ?? 20_000);
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -33,3 +41,46 @@ const fresh = await Promise.all(
 await cpuPerCall('token, first sight', firstSight, (i) => verifyAccessToken(fresh[i] as string, key));
 const { token } = await signAccessToken({ id: 'u-same', role: 'customer' }, keys.privateKey);
 await cpuPerCall('token, seen before', calls, () => verifyAccessToken(token, key));
+
+const db = await tempDatabase('hot_paths');
+const pool = createPgPool(db.url, { applicationName: 'bench-hot-paths', max: 1 });
+try {
+  await pool.query(`${OUTBOX_SQL} CREATE TABLE orders (id uuid PRIMARY KEY, body jsonb NOT NULL);`);
+  const order = () => ({
+    id: randomUUID(),
+    body: JSON.stringify({ items: [{ productId: 'p', quantity: 1 }] }),
+  });
+  const event = () => testEvent('order.created', { orderId: 'o' });
+  const dbCalls = Math.max(100, Math.round(calls / 10));
+  await cpuPerCall('order + event, 5 statements', dbCalls, async () => {
+    const o = order();
+    const e = event();
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO orders (id, body) VALUES ($1, $2)', [o.id, o.body]);
+      await c.query('INSERT INTO outbox (id, event_type, payload, trace_headers) VALUES ($1, $2, $3, $4)', [
+        e.id,
+        e.type,
+        JSON.stringify(e),
+        '{}',
+      ]);
+      await c.query('SELECT pg_notify($1, $2)', ['mdp_outbox', e.type]);
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+  });
+  await cpuPerCall('order + event, 1 statement', dbCalls, async () => {
+    const o = order();
+    await pool.query(
+      withOutboxEvent(
+        { sql: 'INSERT INTO orders (id, body) VALUES ($1, $2)', params: [o.id, o.body] },
+        event(),
+      ),
+    );
+  });
+} finally {
+  await pool.end();
+  await db.drop();
+}
