@@ -87,12 +87,17 @@ registerInstrumentations({
       ignoreIncomingRequestHook: (req) => PROBES.has((req.url ?? '').split('?')[0] ?? ''),
     }),
     new UndiciInstrumentation(),
-    new PgInstrumentation({ enhancedDatabaseReporting: false }),
+    // No span per pool checkout / connection: the query spans stay (issue 16: fewer spans per order).
+    new PgInstrumentation({ enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
     new IORedisInstrumentation(),
     new AmqplibInstrumentation(),
     new MongoDBInstrumentation(),
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
+      // The request and handler spans, not one span per lifecycle hook (onRequest ×4, onSend,
+      // onResponse...): those were 26 of the 63 spans of an order and told nothing the request
+      // span's duration and the dependency spans do not (issue 16, docs/performance.md).
+      instrumentHooks: false,
       ignorePaths: (opts) => PROBES.has(opts.url),
     }),
   ],
