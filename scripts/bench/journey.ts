@@ -18,7 +18,7 @@
  * only, TRACING_COMPARE=0 for the tracing-on run only, OTEL_TRACES_SAMPLER_ARG (another sampling
  * ratio), START_MODE=dist to run the compiled services as a container does (`npm run build`
  * first), BENCH_PORT_BASE (the services listen on it and the next ports, in table order, the OTLP
- * sink on BENCH_PORT_BASE + 50; default: free ports), BENCH_CPU_PROF=DIR (a V8 CPU profile of
+ * sink on BENCH_PORT_BASE + 50, the tracing-off run from BENCH_PORT_BASE + 10; default: free ports), BENCH_CPU_PROF=DIR (a V8 CPU profile of
  * every service into DIR/tracing-on|off/<service>/, written when it stops; the largest file is the
  * main thread's).
  */
@@ -114,7 +114,10 @@ async function run(tracing: Tracing): Promise<{ cpuPerOrderMs: number; ok: boole
         }
       : {}),
     dist: process.env.START_MODE === 'dist',
-    ...(process.env.BENCH_PORT_BASE ? { portBase: Number(process.env.BENCH_PORT_BASE) } : {}),
+    // The tracing-off run on the next ten ports: the first stack's may still be closing.
+    ...(process.env.BENCH_PORT_BASE
+      ? { portBase: Number(process.env.BENCH_PORT_BASE) + (tracing.telemetry ? 0 : 10) }
+      : {}),
     ...(process.env.BENCH_CPU_PROF
       ? {
           nodeArgs: await profileArgs(
