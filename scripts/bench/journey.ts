@@ -248,7 +248,7 @@ async function run(tracing: Tracing): Promise<{ cpuPerOrderMs: number; ok: boole
       `  service CPU per order   ${cpuPerOrderMs.toFixed(1)} ms (all services; PostgreSQL and RabbitMQ not counted)   goal (issue 16) <= 2.0 ms: ${mark(cpuPerOrderMs <= 2.0)}`,
     );
     say(
-      `  goal (issue 16)         >= 400 orders/s with p99 < 150 ms at ${RATE}/s offered: ${mark(ordersPerSecond >= 400 && p99 < 150)}`,
+      `  goal (issue 16)         >= 400 orders/s with p99 < 150 ms at 400/s offered: ${RATE === 400 ? mark(ordersPerSecond >= 400 && p99 < 150) : `not judged (this run offered ${RATE}/s)`}`,
     );
     if (tracing.otlpEndpoint) {
       const per = (n: number) => (n / Math.max(totalOrders, 1)).toFixed(1);
