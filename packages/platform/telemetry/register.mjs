@@ -18,8 +18,12 @@ import { builtinModules, register } from 'node:module';
 // (issue 16). Elsewhere only the modules added through the message port are wrapped; the
 // instrumented libraries here are CommonJS (patched by require-in-the-middle), so wrapping every
 // ESM module would only cost memory.
-const syncHooks = await import('import-in-the-middle/register-hooks.mjs');
-const inThread = syncHooks.supportsSyncHooks();
+// supports-sync-hooks.mjs imports nothing: the in-thread loader is only loaded where it runs.
+/** @type {{ supportsSyncHooks(): boolean }} */
+// @ts-expect-error the module ships no declaration file (register-hooks.d.mts re-exports its function)
+const { supportsSyncHooks } = await import('import-in-the-middle/supports-sync-hooks.mjs');
+const inThread = supportsSyncHooks();
+const syncHooks = inThread ? await import('import-in-the-middle/register-hooks.mjs') : undefined;
 let waitForAllMessagesAcknowledged = async () => {};
 if (!inThread) {
   const { createAddHookMessageChannel } = await import('import-in-the-middle');
@@ -110,7 +114,7 @@ const instrumentations = [
     ignorePaths: (opts) => PROBES.has(opts.url),
   }),
 ];
-if (inThread) {
+if (syncHooks) {
   // The modules the instrumentations hook (and node:http for http), nothing else.
   const names = instrumentations.flatMap((i) => i.getModuleDefinitions().map((d) => d.name));
   syncHooks.register({
