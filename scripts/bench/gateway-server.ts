@@ -21,6 +21,8 @@ import { Type } from '@sinclair/typebox';
 import Fastify from 'fastify';
 
 const role = process.argv[2];
+/** BENCH_PORT: where to listen (the bench's own range); 0 = any free port. */
+const port = Number(process.env.BENCH_PORT ?? 0);
 const level = process.env.LOG_LEVEL ?? 'warn';
 const body = { id: 'p-1', sku: 'MUG-1', name: 'Mug', price: { amount: 1299, currency: 'EUR' }, stock: 12 };
 const info = (service: string) => ({ service, version: 'bench', commit: 'bench' });
@@ -31,7 +33,7 @@ async function main() {
   if (role === 'bare') {
     const app = Fastify();
     app.get('/products/:id', async () => body);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app.listen({ host: '127.0.0.1', port });
     close = () => app.close();
   } else if (role === 'plain-proxy') {
     // Reference: the proxy hop alone (reply-from, same undici settings), no gateway features.
@@ -40,7 +42,7 @@ async function main() {
     const app = Fastify();
     await app.register(replyFrom, { undici: { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 } });
     app.get('/api/products/:id', (request, reply) => reply.from(`${upstream}${request.url.slice(4)}`));
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app.listen({ host: '127.0.0.1', port });
     close = () => app.close();
   } else if (role === 'upstream') {
     const logger = createLogger({ service: 'bench-upstream', level });
@@ -51,7 +53,8 @@ async function main() {
       info: info('bench-upstream'),
     });
     app.get('/products/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async () => body);
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    app.get('/orders/:id', { schema: { params: Type.Object({ id: Type.String() }) } }, async () => body);
+    url = await app.listen({ host: '127.0.0.1', port });
     close = () => app.close();
   } else if (role === 'gateway') {
     const upstream = process.env.UPSTREAM_URL;
@@ -77,7 +80,7 @@ async function main() {
       upstreams: { user: upstream, product: upstream, order: upstream, notification: upstream },
       jwtPublicKey: publicKey,
     });
-    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    url = await app.listen({ host: '127.0.0.1', port });
     close = async () => {
       await app.close();
       await flags.close();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:idle — time from `npm start` to all services ready, and each service's
 // idle RSS, for the compiled services (as in a container) and for the tsx development mode.
-// Uses ports 48080-48084. Prints one line per figure.
+// Uses ports BENCH_PORT_BASE (default 48080) to +4. Prints one line per figure.
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,7 +30,12 @@ async function measure(mode) {
   const started = Date.now();
   const child = spawn(process.execPath, ['--conditions=mdp-source', '--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
-    env: { ...process.env, PORT_BASE: '48080', START_MODE: mode, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PORT_BASE: process.env.BENCH_PORT_BASE ?? '48080',
+      START_MODE: mode,
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

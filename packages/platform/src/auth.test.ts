@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { SignJWT } from 'jose';
 import {
@@ -96,6 +96,22 @@ describe('verifyAccessToken', () => {
       now: Date.now() - 20 * 60 * 1000,
     });
     await rejectsWith(verifyAccessToken(token, keys.publicKey), 'expired');
+  });
+
+  it('a token verified before (kept by the verifier) is still refused once it expires', async () => {
+    const { token, claims } = await signAccessToken({ id: 'u-7', role: 'customer' }, keys.privateKey, {
+      ttlSeconds: 60,
+    });
+    assert.deepEqual(await verifyAccessToken(token, keys.publicKey), claims);
+    assert.deepEqual(await verifyAccessToken(token, keys.publicKey), claims);
+    mock.timers.enable({ apis: ['Date'], now: (claims.exp + 6) * 1000 });
+    try {
+      await rejectsWith(verifyAccessToken(token, keys.publicKey), 'expired');
+    } finally {
+      mock.timers.reset();
+    }
+    // Another key does not accept it because this one did.
+    await rejectsWith(verifyAccessToken(token, other.publicKey), 'invalid');
   });
 
   it('refuses alg:none (unsigned) tokens', async () => {

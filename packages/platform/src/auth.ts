@@ -19,6 +19,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { AppError, forbidden, unauthorized } from './errors.js';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -139,6 +140,35 @@ export async function verifyAccessToken(
   publicKey: PublicKeyInput,
 ): Promise<AccessTokenClaims> {
   const key = await asPublicKey(publicKey);
+  const verified = verifiedTokens(key);
+  const known = verified.get(token);
+  // A token this key already accepted, still within its lifetime: the same claims again. The
+  // signature, typ, issuer, audience and claim checks cannot change for the same bytes; expiry
+  // is the only check that depends on the clock, and it is checked again here.
+  if (known && Date.now() < (known.exp + CLOCK_TOLERANCE_SECONDS) * 1000) return known;
+  const claims = await verifyUncached(token, key);
+  const ttl = (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1000 - Date.now();
+  if (ttl > 0) verified.set(token, Object.freeze(claims), { ttl });
+  return claims;
+}
+
+/**
+ * Tokens each key verified, kept until their expiry. A service sees the same token on every
+ * request of a session, and the Ed25519 check (WebCrypto) was the largest single cost of a
+ * request at the gateway (docs/performance.md). Only successes are kept; bounded in entries.
+ */
+const verifiedByKey = new WeakMap<CryptoKey, LRUCache<string, AccessTokenClaims>>();
+const VERIFIED_TOKENS_MAX = 10_000;
+function verifiedTokens(key: CryptoKey): LRUCache<string, AccessTokenClaims> {
+  let cache = verifiedByKey.get(key);
+  if (!cache) {
+    cache = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_TOKENS_MAX });
+    verifiedByKey.set(key, cache);
+  }
+  return cache;
+}
+
+async function verifyUncached(token: string, key: CryptoKey): Promise<AccessTokenClaims> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, key, {

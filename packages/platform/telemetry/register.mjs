@@ -9,13 +9,28 @@
  * nothing is exported but W3C trace context still propagates, so log lines still carry
  * trace ids and downstream services still join the trace.
  */
-import { register } from 'node:module';
+import { builtinModules, register } from 'node:module';
 
-// Only modules added through the message port are wrapped; the instrumented libraries here are
-// CommonJS (patched by require-in-the-middle), so wrapping every ESM module would only cost memory.
-const { createAddHookMessageChannel } = await import('import-in-the-middle');
-const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, registerOptions);
+// ESM imports of the instrumented libraries are wrapped by import-in-the-middle. Where Node can
+// run its loader in-thread (module.registerHooks, Node >= 22.22.3 / 24.11.1 / 26), it does so,
+// registered below once the instrumentations have named their modules: the off-thread loader
+// of module.register() (deprecated in Node 26) cost a second V8 isolate, about 20 MB per process
+// (issue 16). Elsewhere only the modules added through the message port are wrapped; the
+// instrumented libraries here are CommonJS (patched by require-in-the-middle), so wrapping every
+// ESM module would only cost memory.
+// supports-sync-hooks.mjs imports nothing: the in-thread loader is only loaded where it runs.
+/** @type {{ supportsSyncHooks(): boolean }} */
+// @ts-expect-error the module ships no declaration file (register-hooks.d.mts re-exports its function)
+const { supportsSyncHooks } = await import('import-in-the-middle/supports-sync-hooks.mjs');
+const inThread = supportsSyncHooks();
+const syncHooks = inThread ? await import('import-in-the-middle/register-hooks.mjs') : undefined;
+let waitForAllMessagesAcknowledged = async () => {};
+if (!inThread) {
+  const { createAddHookMessageChannel } = await import('import-in-the-middle');
+  const channel = createAddHookMessageChannel();
+  waitForAllMessagesAcknowledged = channel.waitForAllMessagesAcknowledged;
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, channel.registerOptions);
+}
 
 const { context, diag, DiagConsoleLogger, DiagLogLevel, propagation, trace } = await import(
   '@opentelemetry/api'
@@ -80,24 +95,34 @@ trace.setGlobalTracerProvider(provider);
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
-registerInstrumentations({
-  tracerProvider: provider,
-  instrumentations: [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) => PROBES.has((req.url ?? '').split('?')[0] ?? ''),
-    }),
-    new UndiciInstrumentation(),
-    new PgInstrumentation({ enhancedDatabaseReporting: false }),
-    new IORedisInstrumentation(),
-    new AmqplibInstrumentation(),
-    new MongoDBInstrumentation(),
-    new FastifyOtelInstrumentation({
-      registerOnInitialization: true,
-      ignorePaths: (opts) => PROBES.has(opts.url),
-    }),
-  ],
-});
-// The instrumentations above asked the loader to wrap their modules; wait until it has.
+const instrumentations = [
+  new HttpInstrumentation({
+    ignoreIncomingRequestHook: (req) => PROBES.has((req.url ?? '').split('?')[0] ?? ''),
+  }),
+  new UndiciInstrumentation(),
+  // No span per pool checkout / connection: the query spans stay (issue 16: fewer spans per order).
+  new PgInstrumentation({ enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
+  new IORedisInstrumentation(),
+  new AmqplibInstrumentation(),
+  new MongoDBInstrumentation(),
+  new FastifyOtelInstrumentation({
+    registerOnInitialization: true,
+    // The request and handler spans, not one span per lifecycle hook (onRequest ×4, onSend,
+    // onResponse...): those were 26 of the 63 spans of an order and told nothing the request
+    // span's duration and the dependency spans do not (issue 16, docs/performance.md).
+    instrumentHooks: false,
+    ignorePaths: (opts) => PROBES.has(opts.url),
+  }),
+];
+if (syncHooks) {
+  // The modules the instrumentations hook (and node:http for http), nothing else.
+  const names = instrumentations.flatMap((i) => i.getModuleDefinitions().map((d) => d.name));
+  syncHooks.register({
+    include: names.flatMap((n) => (builtinModules.includes(n) ? [n, `node:${n}`] : [n])),
+  });
+}
+registerInstrumentations({ tracerProvider: provider, instrumentations });
+// The instrumentations above asked the off-thread loader to wrap their modules; wait until it has.
 await waitForAllMessagesAcknowledged();
 
 /** Lets the service's shutdown flush spans last (Lifecycle phase 'telemetry'). */

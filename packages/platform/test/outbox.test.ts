@@ -8,7 +8,7 @@ import { createAmqp } from '../src/amqp.js';
 import { EVENTS_EXCHANGE, EventPublisher } from '../src/events.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
-import { enqueueEvent, OUTBOX_SQL, OutboxRelay } from '../src/outbox.js';
+import { enqueueEvent, OUTBOX_SQL, OutboxRelay, withOutboxEvent } from '../src/outbox.js';
 import { createPgPool, withTransaction } from '../src/postgres.js';
 import {
   eventually,
@@ -146,6 +146,38 @@ describe('events and the transactional outbox (real PostgreSQL and RabbitMQ)', {
     await eventually(async () =>
       /outbox_pending_events 0/.test(await metrics.registry.getSingleMetricAsString('outbox_pending_events')),
     );
+  });
+
+  test('withOutboxEvent: the change and its event in one statement, both or neither, the relay woken', async (t) => {
+    const pool = createPgPool(db.url, { applicationName: 'outbox-test' });
+    const listener = await pool.connect();
+    t.after(async () => {
+      listener.release();
+      await pool.end();
+    });
+    await pool.query('CREATE TABLE IF NOT EXISTS one_statement (id text PRIMARY KEY)');
+    const woken: string[] = [];
+    listener.on('notification', (n) => woken.push(String(n.payload)));
+    await listener.query('LISTEN mdp_outbox');
+    const stored = testEvent('order.created', { orderId: 'one-1' });
+    const change = (id: string) => ({ sql: 'INSERT INTO one_statement (id) VALUES ($1)', params: [id] });
+    const first = await pool.query(withOutboxEvent(change('one-1'), stored));
+    assert.equal(first.rowCount, 1);
+    await eventually(() => woken.includes('order.created'));
+    // The same key again: the change fails, so its event is not stored either.
+    const refused = testEvent('order.created', { orderId: 'one-1-again' });
+    await assert.rejects(pool.query(withOutboxEvent(change('one-1'), refused)), /duplicate key/);
+    const { rows } = await pool.query<{ id: string }>('SELECT id FROM outbox WHERE id = ANY($1)', [
+      [stored.id, refused.id],
+    ]);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [stored.id],
+    );
+    const { rows: state } = await pool.query('SELECT id FROM one_statement');
+    assert.deepEqual(state, [{ id: 'one-1' }]);
+    // Not relayed by this test: out of the next tests' pending counts.
+    await pool.query('DELETE FROM outbox WHERE id = $1', [stored.id]);
   });
 
   test('a broker outage delays events but loses none and duplicates none', async (t) => {

@@ -31,6 +31,8 @@ export interface StackOptions {
   telemetry?: boolean;
   /** Extra node options per service (e.g. --cpu-prof for a profile). */
   nodeArgs?: Record<string, string[]>;
+  /** Ports from here on, one per service in table order (a caller's own range); default: free ports. */
+  portBase?: number;
   /** How long to wait for every /readyz (default 150 s: tsx compiling five services on a busy 2-core machine). */
   readyTimeoutMs?: number;
 }
@@ -59,7 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   ]);
   const redis = tempRedisPrefix('e2e');
   const ports: Record<string, number> = {};
-  for (const s of services) ports[s.name] = await freePort();
+  for (const [i, s] of services.entries())
+    ports[s.name] = opts.portBase ? opts.portBase + i : await freePort();
   const urls = Object.fromEntries(services.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
   const resources: Resources = {
     database: (name) => (databases[name] as TempDatabase).url,

@@ -1,5 +1,5 @@
 import { outboxEvent } from '@mdp/contracts/events';
-import { enqueueEvent } from '@mdp/platform/outbox';
+import { enqueueEvent, withOutboxEvent } from '@mdp/platform/outbox';
 import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
@@ -63,33 +63,41 @@ export class PostgresOrderStore implements OrderStore {
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }> {
+    const row = {
+      sql: `INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      params: [
+        order.id,
+        order.userId,
+        order.status,
+        JSON.stringify(order.items),
+        order.total.amount,
+        order.total.currency,
+        order.createdAt,
+        order.updatedAt,
+      ],
+    };
+    const outbox = outboxEvent(event.type, event.data);
+    // Without an idempotency key: the order and its event in one statement (one round trip).
+    if (!idempotency) {
+      await this.pool.query(withOutboxEvent(row, outbox));
+      return { inserted: true };
+    }
     try {
       await this.tx(async (c) => {
-        await c.query(`INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-          order.id,
-          order.userId,
-          order.status,
-          JSON.stringify(order.items),
-          order.total.amount,
-          order.total.currency,
-          order.createdAt,
-          order.updatedAt,
-        ]);
-        if (idempotency) {
-          const k = await c.query(
-            `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING RETURNING key`,
-            [order.userId, idempotency.key, idempotency.requestHash, order.id],
-          );
-          if (!k.rowCount) throw new KeyTaken();
-        }
-        await enqueueEvent(c, outboxEvent(event.type, event.data));
+        await c.query(row.sql, row.params);
+        const k = await c.query(
+          `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING key`,
+          [order.userId, idempotency.key, idempotency.requestHash, order.id],
+        );
+        if (!k.rowCount) throw new KeyTaken();
+        await enqueueEvent(c, outbox);
       });
       return { inserted: true };
     } catch (err) {
       if (!(err instanceof KeyTaken)) throw err;
     }
-    const existing = idempotency ? await this.findByIdempotencyKey(order.userId, idempotency.key) : null;
+    const existing = await this.findByIdempotencyKey(order.userId, idempotency.key);
     if (!existing) throw new Error('idempotency key conflict without a stored result');
     return { inserted: false, existing };
   }
