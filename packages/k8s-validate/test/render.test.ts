@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { allowedFlows, externalEndpoints, inCidr } from '../src/flows.js';
 import { TARGETS, validateRender } from '../src/validate.js';
-import { byId, rendered, repoRoot } from './helpers.js';
+import { byId, flaggerVariant, rendered, renderVariant, repoRoot } from './helpers.js';
 
 const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
 
@@ -95,22 +94,14 @@ describe('render', () => {
     // The production overlay less deployment-strategies/mesh: the Rollouts of order-service and
     // product-service have no traffic router (their share is by replicas), and the render still
     // passes every policy.
-    const dir = mkdtempSync(path.join(repoRoot, 'deploy/overlays/.nomesh-'));
-    try {
-      cpSync(path.join(repoRoot, 'deploy/overlays/production'), dir, { recursive: true });
-      const k = readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8');
-      assert.match(k, /- \.\.\/\.\.\/\.\.\/deployment-strategies\/mesh\n/);
-      writeFileSync(path.join(dir, 'kustomization.yaml'), k.replace(/.*deployment-strategies\/mesh\n/, ''));
-      const target = path.relative(repoRoot, dir);
-      const r = await rendered(target);
-      assert.ok(!r.items.some((i) => i.resource.kind === 'VirtualService'));
-      for (const s of ['order-service', 'product-service'])
-        assert.equal(byId(r.items, 'Rollout', s).resource.spec.strategy.canary.trafficRouting, undefined, s);
-      assert.ok(byId(r.items, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting.plugins);
-      assert.deepEqual((await validateRender(r, repoRoot)).problems, []);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = await renderVariant('deploy/overlays/production', (k) =>
+      k.replace(/.*deployment-strategies\/mesh\n/, ''),
+    );
+    assert.ok(!r.items.some((i) => i.resource.kind === 'VirtualService'));
+    for (const s of ['order-service', 'product-service'])
+      assert.equal(byId(r.items, 'Rollout', s).resource.spec.strategy.canary.trafficRouting, undefined, s);
+    assert.ok(byId(r.items, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting.plugins);
+    assert.deepEqual((await validateRender(r, repoRoot)).problems, []);
   });
 
   test('the image owner appears only in the overlays images: entries', () => {
@@ -192,6 +183,58 @@ describe('render', () => {
     }
     assert.equal(apps['mdp-production'].syncPolicy.automated, undefined);
     assert.equal(apps['mdp-production'].destination.namespace, 'mdp-production');
+  });
+
+  test('Flagger (optional): a Canary per canary service, consistent with the render it replaces the Rollouts in', async () => {
+    const r = await flaggerVariant();
+    const of = (kind: string) => r.items.filter((i) => i.resource.kind === kind).map((i) => i.resource);
+    assert.deepEqual(
+      of('Rollout').map((x) => x.metadata.name),
+      ['user-service'],
+    );
+    const canaries = of('Canary');
+    assert.deepEqual(canaries.map((c) => c.metadata.name).sort(), [
+      'api-gateway',
+      'order-service',
+      'product-service',
+    ]);
+    const templates = new Set(of('MetricTemplate').map((m) => m.metadata.name));
+    assert.deepEqual([...templates].sort(), ['http-latency-p99', 'http-success-rate']);
+    // Flagger makes <name>, -primary, -canary and the edge HTTPRoute: none of those is shipped.
+    const services = new Set(of('Service').map((s) => s.metadata.name));
+    assert.ok(!of('HTTPRoute').some((h) => h.metadata.name === 'api-gateway'));
+    for (const c of canaries) {
+      const name = c.metadata.name;
+      for (const s of [name, `${name}-primary`, `${name}-canary`]) assert.ok(!services.has(s), s);
+      assert.ok(byId(r.items, 'Deployment', c.spec.targetRef.name), name);
+      const hpa = byId(r.items, 'HorizontalPodAutoscaler', c.spec.autoscalerRef.name).resource;
+      // Flagger scales the primary through a copy of this HPA: it must target the Deployment.
+      assert.deepEqual([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ['Deployment', name]);
+      const names = c.spec.analysis.metrics.map((m: { templateRef: { name: string } }) => m.templateRef.name);
+      for (const t of names) assert.ok(templates.has(t), `${name}: ${t}`);
+      assert.deepEqual(c.spec.analysis.stepWeights, [10, 50]);
+      assert.ok(
+        c.spec.analysis.webhooks.some(
+          (w: { name: string; type: string }) => w.name === 'load-test' && w.type === 'rollout',
+        ),
+      );
+    }
+    const edge = canaries.find((c) => c.metadata.name === 'api-gateway');
+    assert.equal(edge?.spec.provider, 'gatewayapi:v1');
+    assert.deepEqual(edge?.spec.service.gatewayRefs, [{ name: 'mdp', sectionName: 'https' }]);
+    assert.ok(
+      byId(r.items, 'Gateway', 'mdp').resource.spec.listeners.some(
+        (l: { name: string }) => l.name === 'https',
+      ),
+    );
+    assert.deepEqual(
+      edge?.spec.service.hosts,
+      byId(r.items, 'Certificate', 'api-gateway-tls').resource.spec.dnsNames,
+    );
+    assert.deepEqual(
+      edge?.spec.service.match.map((m: { uri: { prefix: string } }) => m.uri.prefix),
+      ['/api', '/docs'],
+    );
   });
 
   test('Argo CD sync waves: the migrations run before every Rollout (and the Deployment it releases)', async () => {
