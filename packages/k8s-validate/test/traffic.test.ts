@@ -21,7 +21,7 @@ import { type Managed, startProcess } from '@mdp/cluster/processes';
 import { engine, systemTool } from '@mdp/cluster/tools';
 import { stringify } from 'yaml';
 import { argoCdHealth } from '../src/argocd-health.js';
-import type { Located } from '../src/resources.js';
+import type { Located, Resource } from '../src/resources.js';
 import { APPLIED_TARGET, createNamespaces, dryRun, startRolloutsController } from '../src/server.js';
 import { copy, flaggerVariant, rendered } from './helpers.js';
 
@@ -61,37 +61,33 @@ interface Change {
 
 /**
  * Watches one object and records every distinct set of weights it holds (a kubectl watch: the
- * listing first, then every update event), with the seconds since `t0`.
+ * object first, then every update event, each printed whole as JSON), with the seconds since `t0`.
  */
-function watchWeights(what: string, jsonpath: string, t0: number) {
-  const file = path.join(cluster.dir, `watch-${what.replace('/', '-')}.log`);
+function watchWeights(what: string, weights: (obj: Resource) => string, t0: number) {
+  const file = path.join(cluster.dir, `watch-${what.replace('/', '-')}-${watches.length}.log`);
   const proc = startProcess(
     `watch ${what}`,
     systemTool('kubectl'),
-    [
-      '--kubeconfig',
-      cluster.kubeconfig,
-      '-n',
-      NS,
-      'get',
-      what,
-      '--watch',
-      '-o',
-      `jsonpath=${jsonpath}{"\\n"}`,
-    ],
+    ['--kubeconfig', cluster.kubeconfig, '-n', NS, 'get', what, '--watch', '-o', 'json'],
     { logFile: file },
   );
   watches.push(proc);
   const seen: Change[] = [];
   let consumed = 0;
-  // One line per event; a state is recorded when it differs from the one before.
+  // Objects are printed indented, each closed by a "}" alone on a line; a state is recorded
+  // when it differs from the one before.
   const refresh = () => {
-    const lines = readFileSync(file, 'utf8').split('\n').slice(0, -1);
-    for (const l of lines.slice(consumed).map((x) => x.trim()))
-      if (seen.at(-1)?.weights !== l) seen.push({ seconds: (performance.now() - t0) / 1000, weights: l });
-    consumed = lines.length;
+    const docs = readFileSync(file, 'utf8').split(/^}$/m).slice(0, -1);
+    for (const d of docs.slice(consumed)) {
+      const w = weights(JSON.parse(`${d}}`) as Resource);
+      if (seen.at(-1)?.weights !== w) seen.push({ seconds: (performance.now() - t0) / 1000, weights: w });
+    }
+    consumed = docs.length;
     return seen;
   };
+  // Read every 200 ms, so that each state's time is within 0.2 s of the event.
+  const timer = setInterval(refresh, 200);
+  void proc.exited.then(() => clearInterval(timer));
   return { refresh, proc };
 }
 
@@ -130,8 +126,12 @@ const newTemplate = (name: string, revision: string) =>
     }),
   ]);
 
-const ROUTE = '{range .spec.rules[0].backendRefs[*]}{.name}={.weight} {end}';
-const VS = '{range .spec.http[0].route[*]}{.destination.host}={.weight} {end}';
+// biome-ignore lint/suspicious/noExplicitAny: route objects as the API server returns them
+type Any = any;
+const ROUTE = (o: Resource) =>
+  (o.spec.rules[0].backendRefs as Any[]).map((b) => `${b.name}=${b.weight}`).join(' ');
+const VS = (o: Resource) =>
+  (o.spec.http[0].route as Any[]).map((d) => `${d.destination.host}=${d.weight}`).join(' ');
 const at = (stable: number, canary: number, svc: string) => `${svc}-stable=${stable} ${svc}-canary=${canary}`;
 
 describe('traffic shifting by the real Argo Rollouts controller', { timeout: 600_000 }, () => {
@@ -228,7 +228,7 @@ describe('traffic shifting by the real Argo Rollouts controller', { timeout: 600
       t.diagnostic(
         `${what}: ${w
           .refresh()
-          .map((c) => `${c.seconds.toFixed(1)} s ${c.weights.trim()}`)
+          .map((c) => `${c.seconds.toFixed(1)} s ${c.weights}`)
           .join(' | ')}`,
       );
     const expected = (svc: string) => [
@@ -291,12 +291,13 @@ describe('traffic shifting by the real Argo Rollouts controller', { timeout: 600
       () => (route.refresh().at(-1)?.weights === at(100, 0, 'api-gateway') ? true : undefined),
       60_000,
     );
-    const back = (performance.now() - abortedAt) / 1000;
+    // From the abort command to the watch seeing 100 / 0 (within the 0.2 s of the reads).
+    const back = (route.refresh().at(-1)?.seconds ?? 0) - (abortedAt - t0) / 1000;
     t.diagnostic(
       `HTTPRoute api-gateway: ${route
         .refresh()
-        .map((c) => `${c.seconds.toFixed(1)} s ${c.weights.trim()}`)
-        .join(' | ')}; abort -> 100/0 on stable in ${back.toFixed(1)} s`,
+        .map((c) => `${c.seconds.toFixed(1)} s ${c.weights}`)
+        .join(' | ')}; abort command -> 100/0 on stable in ${back.toFixed(1)} s`,
     );
     assert.deepEqual(
       route.refresh().map((c) => c.weights),
