@@ -367,6 +367,9 @@ export async function applyForReal(
     if (w.kind === 'Job')
       return (w.status?.active ?? 0) + (w.status?.succeeded ?? 0) + (w.status?.failed ?? 0) > 0;
     if (w.kind === 'Rollout') return w.status?.phase === 'Healthy';
+    // A Deployment a Rollout scaled to 0 is done when its last pod has left, not merely when
+    // 0 are wanted.
+    if (w.spec?.replicas === 0) return (w.status?.readyReplicas ?? 0) === 0;
     return (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1);
   };
   const describe = (w: WorkloadStatus) =>
