@@ -55,15 +55,26 @@ aborted() {
   return 1
 }
 
+# A wait_rollout predicate after an undo: the aborted status read just before the undo
+# (STALE) is the controller not having seen the undo yet, not a failed rollback.
+STALE=""
+undone() {
+  if [[ -n $STALE && $2 == "$STALE" ]]; then
+    return 1
+  fi
+  healthy "$@"
+}
+
 undo() {
   local service=$1 rc=0
+  case $LAST_STATUS in Degraded*) STALE=$LAST_STATUS ;; esac
   if [[ -n $TO_REVISION ]]; then
     kc_change argo rollouts undo "$service" --to-revision="$TO_REVISION"
   else
     kc_change argo rollouts undo "$service"
   fi
   [[ $DRY_RUN == 1 ]] && return 0
-  wait_rollout "$service" healthy || rc=$?
+  wait_rollout "$service" undone || rc=$?
   case $rc in
     0) log "rolled back: $service is Healthy" ;;
     4) die "$EXIT_ABORTED" "the rollback itself failed: $(rollout_status "$service")" ;;

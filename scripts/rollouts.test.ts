@@ -376,6 +376,42 @@ describe('release scripts (recording kubectl)', () => {
     ]);
   });
 
+  it('rollback --undo: the aborted status still read after the undo is not a failed rollback (0); a new failure is (4)', () => {
+    const r = run(
+      'rollback.sh',
+      ['-n', NS, '--undo', 'user-service'],
+      [
+        blueGreenRollout,
+        ...fields('6d4f9c7b8', '7f8e9d0c1', '4'),
+        ok('argo rollouts abort'),
+        ok('argo rollouts undo'),
+        status(
+          'Degraded - RolloutAborted: Rollout aborted update to revision 4',
+          'Degraded - RolloutAborted: Rollout aborted update to revision 4',
+          'Progressing',
+          'Healthy',
+        ),
+      ],
+    );
+    assert.equal(r.code, 0, r.err);
+    const failed = run(
+      'rollback.sh',
+      ['-n', NS, '--undo', 'user-service'],
+      [
+        blueGreenRollout,
+        ...fields('6d4f9c7b8', '7f8e9d0c1', '4'),
+        ok('argo rollouts abort'),
+        ok('argo rollouts undo'),
+        status(
+          'Degraded - RolloutAborted: Rollout aborted update to revision 4',
+          'Degraded - RolloutAborted: Rollout aborted update to revision 5',
+        ),
+      ],
+    );
+    assert.equal(failed.code, 4, failed.err);
+    assert.match(failed.err, /the rollback itself failed/);
+  });
+
   it('rollback: a finished release is undone to the previous revision (0), or to --to-revision', () => {
     const r = run(
       'rollback.sh',

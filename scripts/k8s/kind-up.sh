@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stands up a local Kubernetes cluster for the platform with kind (needs Docker):
-# ingress-nginx, cert-manager, the prometheus-operator (for the PodMonitors), optionally
-# Argo CD, then the platform's dev environment.
+# the Gateway API CRDs and Istio (the edge Gateway and the mesh), cert-manager (with its Gateway
+# API support), the prometheus-operator (for the PodMonitors), Argo Rollouts with its Gateway
+# API traffic-router plugin (deploy/cluster), optionally Argo CD, then the dev environment.
 #
 #   scripts/k8s/kind-up.sh                 cluster + add-ons + dev overlay applied with kubectl
 #   MODE=argocd scripts/k8s/kind-up.sh     cluster + add-ons + Argo CD syncing the Applications
@@ -10,14 +11,16 @@
 #                                          images (scripts/build-images.sh) into the nodes
 #   scripts/k8s/kind-up.sh --delete        deletes the cluster
 #
-# Then https://mdp.localtest.me/ (self-signed certificate) reaches the gateway; localtest.me
-# resolves to 127.0.0.1 and ports 80/443 of the kind node are mapped to this machine.
-# Requires docker, kind (>= 0.24, whose kindnet enforces NetworkPolicies) and kubectl.
+# Then `kubectl -n mdp-dev port-forward service/mdp-istio 8443:443` and
+# https://mdp.localtest.me:8443/ (self-signed certificate) reaches the gateway through the edge
+# Envoy that istiod runs for the Gateway mdp; localtest.me resolves to 127.0.0.1.
+# Requires docker, kind (>= 0.24, whose kindnet enforces NetworkPolicies), kubectl, istioctl and kubectl-argo-rollouts.
 set -euo pipefail
 
 cluster="${CLUSTER_NAME:-mdp}"
 mode="${MODE:-kubectl}"
-ingress_nginx_version="${INGRESS_NGINX_VERSION:-controller-v1.12.0}"
+gateway_api_version="${GATEWAY_API_VERSION:-v1.6.3}"
+argo_rollouts_version="${ARGO_ROLLOUTS_VERSION:-v1.10.1}"
 cert_manager_version="${CERT_MANAGER_VERSION:-v1.16.2}"
 prometheus_operator_version="${PROMETHEUS_OPERATOR_VERSION:-v0.79.2}"
 argocd_version="${ARGOCD_VERSION:-v2.13.2}"
@@ -31,6 +34,8 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "kind-up: $1 is required ($2)
 need docker "https://docs.docker.com/engine/install/"
 need kind "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
 need kubectl "https://kubernetes.io/docs/tasks/tools/"
+need istioctl "https://istio.io/latest/docs/setup/getting-started/#download"
+need kubectl-argo-rollouts "https://argo-rollouts.readthedocs.io/en/stable/installation/#kubectl-plugin-installation"
 
 if [[ "${1:-}" == "--delete" ]]; then
   kind delete cluster --name "$cluster"
@@ -62,22 +67,37 @@ KIND
 fi
 kubectl config use-context "kind-$cluster" >/dev/null
 
-echo "kind-up: ingress-nginx $ingress_nginx_version"
-kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/${ingress_nginx_version}/deploy/static/provider/kind/deploy.yaml"
-kubectl wait --namespace ingress-nginx --for=condition=ready pod \
-  --selector=app.kubernetes.io/component=controller --timeout=180s
+echo "kind-up: Gateway API $gateway_api_version (standard channel CRDs)"
+kubectl apply --server-side \
+  -f "https://github.com/kubernetes-sigs/gateway-api/releases/download/${gateway_api_version}/standard-install.yaml"
+
+echo "kind-up: Istio (istiod and the CNI node agent: sidecars without privileged init containers)"
+istioctl install -y --set profile=minimal --set components.cni.enabled=true \
+  --set values.pilot.env.ENABLE_NATIVE_SIDECARS=true
 
 echo "kind-up: cert-manager $cert_manager_version"
 kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/${cert_manager_version}/cert-manager.yaml"
 kubectl wait --namespace cert-manager --for=condition=Available deployment --all --timeout=180s
+# The HTTP-01 solver of the ClusterIssuers attaches HTTPRoutes: cert-manager's Gateway API support.
+kubectl -n cert-manager patch deployment cert-manager --type=json \
+  -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--enable-gateway-api"}]'
+kubectl -n cert-manager rollout status deployment/cert-manager --timeout=180s
+
+echo "kind-up: Argo Rollouts $argo_rollouts_version"
+kubectl create namespace argo-rollouts --dry-run=client -o yaml | kubectl apply -f -
+kubectl apply -n argo-rollouts \
+  -f "https://github.com/argoproj/argo-rollouts/releases/download/${argo_rollouts_version}/install.yaml"
 
 echo "kind-up: prometheus-operator $prometheus_operator_version (CRDs for the PodMonitors)"
 # The bundle's CRDs exceed the client-side apply annotation limit: apply them server-side.
 kubectl apply --server-side --force-conflicts \
   -f "https://github.com/prometheus-operator/prometheus-operator/releases/download/${prometheus_operator_version}/bundle.yaml"
 
-echo "kind-up: cluster issuers"
+echo "kind-up: cluster issuers, Argo Rollouts' plugin configuration"
 kubectl apply -k deploy/cluster
+# The controller loads its traffic-router plugins at start.
+kubectl -n argo-rollouts rollout restart deployment/argo-rollouts
+kubectl -n argo-rollouts rollout status deployment/argo-rollouts --timeout=180s
 
 # The namespace first (with its Pod Security labels), then the secrets the pods need.
 kubectl apply -f deploy/overlays/dev/namespace.yaml
@@ -113,7 +133,7 @@ else
     kubectl rollout status --namespace "$namespace" "statefulset/$sts" --timeout=300s
   done
   for s in "${services[@]}"; do
-    kubectl rollout status --namespace "$namespace" "deployment/$s" --timeout=300s
+    kubectl argo rollouts status --namespace "$namespace" "$s" --timeout 300s
   done
 fi
-echo "kind-up: done. API: https://mdp.localtest.me/api/, docs: https://mdp.localtest.me/docs (self-signed certificate)"
+echo "kind-up: done. kubectl -n $namespace port-forward service/mdp-istio 8443:443, then API: https://mdp.localtest.me:8443/api/, docs: https://mdp.localtest.me:8443/docs (self-signed certificate)"

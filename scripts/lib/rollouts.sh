@@ -81,11 +81,14 @@ rollout_status() {
 
 # wait_rollout NAME PREDICATE: reads the status until PREDICATE (a function given the status
 # line) returns 0 (done), 4 (failed) or the timeout passes; prints each change with the elapsed
-# seconds. Returns the predicate's code, or EXIT_TIMEOUT.
+# seconds. Returns the predicate's code, or EXIT_TIMEOUT. The last status read stays in
+# LAST_STATUS.
+LAST_STATUS=""
 wait_rollout() {
   local name=$1 predicate=$2 start=$SECONDS last="" now rc
   while :; do
     now=$(rollout_status "$name")
+    LAST_STATUS=$now
     if [[ $now != "$last" ]]; then
       printf '[%4ss] %s: %s\n' "$((SECONDS - start))" "$name" "$now"
       last=$now

@@ -40,6 +40,10 @@ export const CRD_SOURCES: CrdSource[] = [
     path: 'example/prometheus-operator-crd',
   },
   { name: 'Gateway API', module: 'sigs.k8s.io/gateway-api', version: 'v1.6.3', path: 'config/crd/standard' },
+  // Istio's own API module: the mesh routes (VirtualService) of deployment-strategies/mesh.
+  { name: 'Istio', module: 'istio.io/api', version: 'v1.32.0', path: 'kubernetes' },
+  // Flagger, the optional alternative to Argo Rollouts (deployment-strategies/flagger).
+  { name: 'Flagger', module: 'github.com/fluxcd/flagger', version: 'v1.36.1', path: 'artifacts/flagger' },
   // The production data tier's operators (deploy/components/datastores-ha).
   {
     name: 'CloudNativePG',

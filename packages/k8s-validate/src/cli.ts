@@ -53,7 +53,11 @@ if (!args.offline) {
   // With its own cluster, the real Argo Rollouts controller runs too, so that the applied dev
   // overlay's Rollouts must become Healthy.
   const controller = cluster
-    ? await startRolloutsController(cluster.kubeconfig, path.join(cluster.dir, 'rollouts-controller.log'))
+    ? await startRolloutsController(
+        cluster.kubeconfig,
+        path.join(cluster.dir, 'rollouts-controller.log'),
+        cluster.kubectl,
+      )
     : undefined;
   const clusterSeconds = seconds(serverStarted);
   try {

@@ -28,11 +28,12 @@ export function externalEndpoints(): Endpoint[] {
     namespaceLabels: { 'kubernetes.io/metadata.name': name },
   });
   return [
+    // Istio's control plane: configuration (xDS) and certificates for the edge Envoy and the sidecars.
     {
-      name: 'ingress-nginx',
-      ...ns('ingress-nginx'),
-      labels: { 'app.kubernetes.io/name': 'ingress-nginx' },
-      ports: [],
+      name: 'istiod',
+      ...ns('istio-system'),
+      labels: { app: 'istiod' },
+      ports: ['15012/TCP'],
     },
     {
       name: 'prometheus',

@@ -10,6 +10,7 @@ import { autoscalingConsistent } from './rules/autoscaling-consistent.js';
 import { configReferences } from './rules/config-references.js';
 import { contractLabels } from './rules/contract-labels.js';
 import { contractProbes } from './rules/contract-probes.js';
+import { edgeRoutes } from './rules/edge-routes.js';
 import { gracefulShutdown } from './rules/graceful-shutdown.js';
 import { imagePullSecret } from './rules/image-pull-secret.js';
 import { imageRegistry } from './rules/image-registry.js';
@@ -51,6 +52,7 @@ export const RULES: Rule[] = [
   mongodbReplicaCount,
   serviceEnvContract,
   rolloutConsistent,
+  edgeRoutes,
 ];
 
 export function runRules(ctx: PolicyContext, rules: Rule[] = RULES): Violation[] {

@@ -66,8 +66,8 @@ export function podTemplate(r: Resource): { metadata?: any; spec?: any } | undef
 
 /**
  * The pods an operator creates for one of its custom resources (CloudNativePG `Cluster`,
- * RabbitMQ `RabbitmqCluster`): their labels and container ports, as the operator documents
- * them. The render holds no pod template for those pods, but Services, NetworkPolicies and
+ * RabbitMQ `RabbitmqCluster`, Istio's Envoy for a Gateway API `Gateway`): their labels and
+ * container ports, as the operator documents them. The render holds no pod template for those pods, but Services, NetworkPolicies and
  * PodMonitors select them.
  */
 export function operatorPods(r: Resource): { labels: Record<string, string>; ports: string[] } | undefined {
@@ -90,6 +90,21 @@ export function operatorPods(r: Resource): { labels: Record<string, string>; por
         ...(r.spec?.override?.statefulSet?.spec?.template?.metadata?.labels ?? {}),
       },
       ports: ['5672/TCP', '15672/TCP', '15692/TCP', '4369/TCP', '25672/TCP'],
+    };
+  // A Gateway of class istio: istiod deploys an Envoy for it in the Gateway's namespace, its pods
+  // labelled with the Gateway's name, listening on the listeners' ports (plus 15021, status).
+  if (group === 'gateway.networking.k8s.io' && r.kind === 'Gateway' && r.spec?.gatewayClassName === 'istio')
+    return {
+      labels: {
+        'gateway.networking.k8s.io/gateway-name': r.metadata.name,
+        'istio.io/gateway-name': r.metadata.name,
+      },
+      ports: [
+        ...new Set([
+          ...((r.spec?.listeners ?? []) as { port: number }[]).map((l) => `${l.port}/TCP`),
+          '15021/TCP',
+        ]),
+      ],
     };
   return undefined;
 }

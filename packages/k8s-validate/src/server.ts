@@ -17,6 +17,7 @@ import { stringify } from 'yaml';
 import type { Violation } from './policies.js';
 import type { Render } from './render.js';
 import { type Located, podTemplate, resourceId } from './resources.js';
+import { GATEWAY_API_PLUGIN } from './rules/rollout-consistent.js';
 
 export const FIELD_MANAGER = 'mdp-validate-k8s';
 /** Where the renders of databases/* (which name no namespace) are tried. */
@@ -248,8 +249,40 @@ async function freePort(): Promise<number> {
  * against a cluster, outside it (--kubeconfig), without leader election; resolves once its
  * /healthz answers. Its log is `logFile`.
  */
-export async function startRolloutsController(kubeconfig: string, logFile: string): Promise<Managed> {
+/** The controller's own namespace, where it reads its configuration (argo-rollouts-config). */
+export const ROLLOUTS_NAMESPACE = 'argo-rollouts';
+
+/**
+ * The controller's configuration as deploy/cluster ships it, with the Gateway API plugin's
+ * location pointed at the local stand-in engine (tools/gatewayapi-router) instead of the
+ * upstream release, which cannot be downloaded here.
+ */
+export function rolloutsConfigMap(pluginPath: string): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'argo-rollouts-config', namespace: ROLLOUTS_NAMESPACE },
+    data: {
+      trafficRouterPlugins: stringify([{ name: GATEWAY_API_PLUGIN, location: `file://${pluginPath}` }]),
+    },
+  });
+}
+
+export async function startRolloutsController(
+  kubeconfig: string,
+  logFile: string,
+  kubectl?: Kubectl,
+): Promise<Managed> {
   const [metrics, healthz] = [await freePort(), await freePort()];
+  // The controller loads its traffic-router plugins once, at start, from argo-rollouts-config.
+  if (kubectl) {
+    const ns = await kubectl(['create', 'namespace', ROLLOUTS_NAMESPACE]);
+    if (ns.code !== 0 && !/AlreadyExists/.test(ns.stderr)) throw new Error(`namespace: ${errors(ns.stderr)}`);
+    const cm = await kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], {
+      input: rolloutsConfigMap(engine('rollouts-gatewayapi-router')),
+    });
+    if (cm.code !== 0) throw new Error(`argo-rollouts-config: ${errors(cm.stderr)}`);
+  }
   const proc = startProcess(
     'rollouts-controller',
     engine('rollouts-controller'),
@@ -261,7 +294,12 @@ export async function startRolloutsController(kubeconfig: string, logFile: strin
       `--healthzPort=${healthz}`,
       '--loglevel=info',
     ],
-    { logFile },
+    {
+      logFile,
+      // Plugins are copied to ./plugin-bin and reach the API server by KUBECONFIG.
+      cwd: path.dirname(logFile),
+      env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAMESPACE: ROLLOUTS_NAMESPACE },
+    },
   );
   const deadline = Date.now() + 60_000;
   let exited: string | undefined;
@@ -329,6 +367,9 @@ export async function applyForReal(
     if (w.kind === 'Job')
       return (w.status?.active ?? 0) + (w.status?.succeeded ?? 0) + (w.status?.failed ?? 0) > 0;
     if (w.kind === 'Rollout') return w.status?.phase === 'Healthy';
+    // A Deployment a Rollout scaled to 0 is done when its last pod has left, not merely when
+    // 0 are wanted.
+    if (w.spec?.replicas === 0) return (w.status?.readyReplicas ?? 0) === 0;
     return (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1);
   };
   const describe = (w: WorkloadStatus) =>

@@ -1,3 +1,4 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PolicyContext } from '../src/policies.js';
@@ -40,3 +41,36 @@ export function byId(items: Located[], kind: string, name: string): Located {
   if (!found) throw new Error(`${kind}/${name} is not in the render`);
   return found;
 }
+
+/**
+ * Renders a variant of an overlay: a copy of `overlay` beside it (so its relative paths still
+ * hold) whose kustomization.yaml `edit` rewrote; the copy is removed afterwards.
+ */
+export async function renderVariant(
+  overlay: string,
+  edit: (kustomization: string) => string,
+): Promise<Render> {
+  const dir = mkdtempSync(path.join(repoRoot, path.dirname(overlay), `.${path.basename(overlay)}-variant-`));
+  try {
+    cpSync(path.join(repoRoot, overlay), dir, { recursive: true });
+    const file = path.join(dir, 'kustomization.yaml');
+    const before = readFileSync(file, 'utf8');
+    const after = edit(before);
+    if (after === before) throw new Error(`the edit left ${overlay}/kustomization.yaml unchanged`);
+    writeFileSync(file, after);
+    return await renderTarget(repoRoot, path.relative(repoRoot, dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The production overlay with Flagger (deployment-strategies/flagger) instead of the Argo canary and mesh components. */
+export const flaggerVariant = () =>
+  renderVariant('deploy/overlays/production', (k) =>
+    k
+      .replace(
+        /^ {2}- \.\.\/\.\.\/\.\.\/deployment-strategies\/canary$/m,
+        '  - ../../../deployment-strategies/flagger',
+      )
+      .replace(/^.*East-west canary traffic.*\n {2}- \.\.\/\.\.\/\.\.\/deployment-strategies\/mesh\n/m, ''),
+  );

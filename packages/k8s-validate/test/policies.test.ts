@@ -224,11 +224,11 @@ const BREAKERS: Record<string, Mutation[]> = {
       expect: /Secret redis-credentials is external but documents no key PASSWORD/,
     },
     {
-      name: 'an Ingress TLS secret that no Certificate writes',
+      name: 'a Gateway TLS secret that no Certificate writes',
       apply: (i) => {
         byId(i, 'Certificate', 'api-gateway-tls').resource.spec.secretName = 'other-tls';
       },
-      expect: /tls: Secret api-gateway-tls is neither rendered/,
+      expect: /listener https tls: Secret api-gateway-tls is neither rendered/,
     },
   ],
   'stateful-pvc': [
@@ -443,6 +443,46 @@ const BREAKERS: Record<string, Mutation[]> = {
       expect: /http-success-rate needs argument stable-hash/,
     },
     {
+      name: 'a Gateway API plugin route that is not rendered',
+      apply: (i) => {
+        byId(i, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting.plugins[
+          'argoproj-labs/gatewayAPI'
+        ].httpRoutes[0].name = 'edge';
+      },
+      expect: /argoproj-labs\/gatewayAPI: HTTPRoute edge is not in the render/,
+    },
+    {
+      name: 'an HTTPRoute without the canary backend',
+      apply: (i) => {
+        const rule = byId(i, 'HTTPRoute', 'api-gateway').resource.spec.rules[0];
+        rule.backendRefs = rule.backendRefs.slice(0, 1);
+      },
+      expect: /HTTPRoute api-gateway has no backendRef api-gateway-canary/,
+    },
+    {
+      name: 'a plugin the controller does not know',
+      apply: (i) => {
+        const tr = byId(i, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting;
+        tr.plugins = { 'example/other': {} };
+      },
+      expect: /plugin example\/other is not registered/,
+    },
+    {
+      name: 'a VirtualService route that does not send to the stable Service',
+      apply: (i) => {
+        byId(i, 'VirtualService', 'order-service').resource.spec.http[0].route[0].destination.host =
+          'order-service';
+      },
+      expect: /VirtualService order-service route primary has no destination order-service-stable/,
+    },
+    {
+      name: 'a VirtualService route name the Rollout names but the service lacks',
+      apply: (i) => {
+        byId(i, 'VirtualService', 'product-service').resource.spec.http[0].name = 'main';
+      },
+      expect: /VirtualService product-service has no http route primary/,
+    },
+    {
       name: 'an HPA that scales the referenced Deployment',
       apply: (i) => {
         const ref = byId(i, 'HorizontalPodAutoscaler', 'user-service').resource.spec.scaleTargetRef;
@@ -450,6 +490,75 @@ const BREAKERS: Record<string, Mutation[]> = {
         ref.kind = 'Deployment';
       },
       expect: /scales Deployment\/user-service, which a Rollout releases: target the Rollout/,
+    },
+  ],
+  'edge-routes': [
+    {
+      name: 'an Ingress',
+      apply: (i) => [
+        ...i,
+        {
+          ...i[0],
+          resource: {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'Ingress',
+            metadata: { name: 'legacy', namespace: 'mdp-dev' },
+            spec: {},
+          },
+        } as Located,
+      ],
+      expect: /an Ingress: the edge is the Gateway API/,
+    },
+    {
+      name: 'the gateway’s /metrics routed from outside',
+      apply: (i) => {
+        byId(i, 'HTTPRoute', 'api-gateway').resource.spec.rules[0].matches.push({
+          path: { type: 'PathPrefix', value: '/metrics' },
+        });
+      },
+      expect: /routes PathPrefix \/metrics to a backend/,
+    },
+    {
+      name: 'a catch-all rule',
+      apply: (i) => {
+        delete byId(i, 'HTTPRoute', 'api-gateway').resource.spec.rules[0].matches;
+      },
+      expect: /routes PathPrefix \/ to a backend/,
+    },
+    {
+      name: 'a backend on the plain-HTTP listener',
+      apply: (i) => {
+        byId(i, 'HTTPRoute', 'api-gateway').resource.spec.parentRefs[0].sectionName = 'http';
+      },
+      expect: /listener http is plain HTTP: it may only redirect/,
+    },
+    {
+      name: 'a listener the Gateway does not have',
+      apply: (i) => {
+        byId(i, 'HTTPRoute', 'https-redirect').resource.spec.parentRefs[0].sectionName = 'plain';
+      },
+      expect: /Gateway mdp has no listener plain/,
+    },
+    {
+      name: 'a host the certificate does not cover',
+      apply: (i) => {
+        byId(i, 'HTTPRoute', 'api-gateway').resource.spec.hostnames = ['other.example.com'];
+      },
+      expect: /host other.example.com is not among the dnsNames of Certificate api-gateway-tls/,
+    },
+    {
+      name: 'a backend port the Service lacks',
+      apply: (i) => {
+        byId(i, 'HTTPRoute', 'api-gateway').resource.spec.rules[0].backendRefs[0].port = 8080;
+      },
+      expect: /backendRef: Service api-gateway-stable has no port 8080/,
+    },
+    {
+      name: 'a VirtualService for a Service that is not rendered',
+      apply: (i) => {
+        byId(i, 'VirtualService', 'order-service').resource.spec.hosts = ['orders'];
+      },
+      expect: /host orders is not a rendered Service/,
     },
   ],
   'mongodb-replica-count': [

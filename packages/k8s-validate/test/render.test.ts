@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { allowedFlows, inCidr } from '../src/flows.js';
+import { allowedFlows, externalEndpoints, inCidr } from '../src/flows.js';
 import type { Located } from '../src/resources.js';
 import { TARGETS, validateRender } from '../src/validate.js';
-import { byId, rendered, repoRoot } from './helpers.js';
+import { byId, flaggerVariant, rendered, renderVariant, repoRoot } from './helpers.js';
 
 const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
 
@@ -41,18 +41,68 @@ describe('render', () => {
   });
 
   test('the edge routes only the API and the docs: no /metrics, /readyz or /version from outside', async () => {
-    for (const env of ['dev', 'staging', 'production']) {
+    const hosts: Record<string, string> = {
+      dev: 'mdp.localtest.me',
+      staging: 'staging.shop.example.com',
+      production: 'shop.example.com',
+    };
+    for (const [env, host] of Object.entries(hosts)) {
       const r = await rendered(`deploy/overlays/${env}`);
-      const ingresses = r.items.filter((i) => i.resource.kind === 'Ingress');
-      assert.ok(ingresses.length > 0, `${env} has an Ingress`);
-      for (const { resource } of ingresses)
-        for (const rule of resource.spec.rules as { http: { paths: { path: string; pathType: string }[] } }[])
-          assert.deepEqual(
-            rule.http.paths.map((p) => `${p.pathType} ${p.path}`).sort(),
-            ['Prefix /api', 'Prefix /docs'],
-            `${env}: Ingress ${resource.metadata.name}`,
-          );
+      assert.ok(
+        !r.items.some((i) => i.resource.kind === 'Ingress'),
+        `${env}: no Ingress (ingress-nginx is retired)`,
+      );
+      const gateway = byId(r.items, 'Gateway', 'mdp').resource;
+      assert.equal(gateway.spec.gatewayClassName, 'istio');
+      assert.deepEqual(
+        gateway.spec.listeners.map(
+          (l: { name: string; port: number; protocol: string }) => `${l.name} ${l.protocol} ${l.port}`,
+        ),
+        ['https HTTPS 443', 'http HTTP 80'],
+      );
+      const routes = r.items.filter((i) => i.resource.kind === 'HTTPRoute').map((i) => i.resource);
+      assert.deepEqual(routes.map((x) => x.metadata.name).sort(), ['api-gateway', 'https-redirect']);
+      for (const route of routes)
+        assert.deepEqual(route.spec.hostnames, [host], `${env}: ${route.metadata.name}`);
+      const api = byId(r.items, 'HTTPRoute', 'api-gateway').resource;
+      assert.deepEqual(
+        api.spec.parentRefs.map((p: { name: string; sectionName: string }) => `${p.name}/${p.sectionName}`),
+        ['mdp/https'],
+      );
+      assert.equal(api.spec.rules.length, 1);
+      assert.deepEqual(
+        api.spec.rules[0].matches.map(
+          (m: { path: { type: string; value: string } }) => `${m.path.type} ${m.path.value}`,
+        ),
+        ['PathPrefix /api', 'PathPrefix /docs'],
+      );
+      // At rest every request goes to the stable pods; the controller moves the weights.
+      assert.deepEqual(
+        api.spec.rules[0].backendRefs.map((b: { name: string; weight: number }) => `${b.name}=${b.weight}`),
+        ['api-gateway-stable=100', 'api-gateway-canary=0'],
+      );
+      const redirect = byId(r.items, 'HTTPRoute', 'https-redirect').resource;
+      assert.deepEqual(redirect.spec.rules, [
+        { filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] },
+      ]);
+      const cert = byId(r.items, 'Certificate', 'api-gateway-tls').resource;
+      assert.deepEqual(cert.spec.dnsNames, [host]);
+      assert.equal(gateway.spec.listeners[0].tls.certificateRefs[0].name, cert.spec.secretName);
     }
+  });
+
+  test('without the mesh component, east-west is the replica-weighted fallback', async () => {
+    // The production overlay less deployment-strategies/mesh: the Rollouts of order-service and
+    // product-service have no traffic router (their share is by replicas), and the render still
+    // passes every policy.
+    const r = await renderVariant('deploy/overlays/production', (k) =>
+      k.replace(/.*deployment-strategies\/mesh\n/, ''),
+    );
+    assert.ok(!r.items.some((i) => i.resource.kind === 'VirtualService'));
+    for (const s of ['order-service', 'product-service'])
+      assert.equal(byId(r.items, 'Rollout', s).resource.spec.strategy.canary.trafficRouting, undefined, s);
+    assert.ok(byId(r.items, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting.plugins);
+    assert.deepEqual((await validateRender(r, repoRoot)).problems, []);
   });
 
   test('the image owner appears only in the overlays images: entries', () => {
@@ -189,6 +239,149 @@ describe('render', () => {
     assert.equal(apps['mdp-production'].destination.namespace, 'mdp-production');
   });
 
+  test('Flagger (optional): a Canary per canary service, consistent with the render it replaces the Rollouts in', async () => {
+    const r = await flaggerVariant();
+    const of = (kind: string) => r.items.filter((i) => i.resource.kind === kind).map((i) => i.resource);
+    assert.deepEqual(
+      of('Rollout').map((x) => x.metadata.name),
+      ['user-service'],
+    );
+    const canaries = of('Canary');
+    assert.deepEqual(canaries.map((c) => c.metadata.name).sort(), [
+      'api-gateway',
+      'order-service',
+      'product-service',
+    ]);
+    const templates = new Set(of('MetricTemplate').map((m) => m.metadata.name));
+    assert.deepEqual([...templates].sort(), ['http-latency-p99', 'http-success-rate']);
+    // Flagger makes <name>, -primary, -canary and the edge HTTPRoute: none of those is shipped.
+    const services = new Set(of('Service').map((s) => s.metadata.name));
+    assert.ok(!of('HTTPRoute').some((h) => h.metadata.name === 'api-gateway'));
+    for (const c of canaries) {
+      const name = c.metadata.name;
+      for (const s of [name, `${name}-primary`, `${name}-canary`]) assert.ok(!services.has(s), s);
+      assert.ok(byId(r.items, 'Deployment', c.spec.targetRef.name), name);
+      const hpa = byId(r.items, 'HorizontalPodAutoscaler', c.spec.autoscalerRef.name).resource;
+      // Flagger scales the primary through a copy of this HPA: it must target the Deployment.
+      assert.deepEqual([hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name], ['Deployment', name]);
+      const names = c.spec.analysis.metrics.map((m: { templateRef: { name: string } }) => m.templateRef.name);
+      for (const t of names) assert.ok(templates.has(t), `${name}: ${t}`);
+      assert.deepEqual(c.spec.analysis.stepWeights, [10, 50]);
+      assert.ok(
+        c.spec.analysis.webhooks.some(
+          (w: { name: string; type: string }) => w.name === 'load-test' && w.type === 'rollout',
+        ),
+      );
+    }
+    const edge = canaries.find((c) => c.metadata.name === 'api-gateway');
+    assert.equal(edge?.spec.provider, 'gatewayapi:v1');
+    assert.deepEqual(edge?.spec.service.gatewayRefs, [{ name: 'mdp', sectionName: 'https' }]);
+    assert.ok(
+      byId(r.items, 'Gateway', 'mdp').resource.spec.listeners.some(
+        (l: { name: string }) => l.name === 'https',
+      ),
+    );
+    assert.deepEqual(
+      edge?.spec.service.hosts,
+      byId(r.items, 'Certificate', 'api-gateway-tls').resource.spec.dnsNames,
+    );
+    assert.deepEqual(
+      edge?.spec.service.match.map((m: { uri: { prefix: string } }) => m.uri.prefix),
+      ['/api', '/docs'],
+    );
+  });
+
+  test('Argo CD sync waves: the migrations run before every Rollout (and the Deployment it releases)', async () => {
+    const wave = (i: { resource: { metadata: { annotations?: Record<string, string> } } }) =>
+      Number(i.resource.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      const rollouts = r.items.filter((i) => i.resource.kind === 'Rollout');
+      const released = r.items.filter(
+        (i) =>
+          i.resource.kind === 'Deployment' &&
+          rollouts.some((ro) => ro.resource.spec.workloadRef?.name === i.resource.metadata.name),
+      );
+      const migrations = r.items.filter(
+        (i) => i.resource.kind === 'Job' && i.resource.metadata.name.endsWith('-migrate'),
+      );
+      assert.equal(rollouts.length, 5, env);
+      assert.equal(released.length, 5, env);
+      assert.deepEqual(
+        migrations.map((m) => m.resource.metadata.name).sort(),
+        ['notification-service-migrate', 'order-service-migrate', 'user-service-migrate'],
+        env,
+      );
+      const firstRelease = Math.min(...[...rollouts, ...released].map(wave));
+      for (const m of migrations) {
+        const a = m.resource.metadata.annotations ?? {};
+        // A Sync hook takes part in the waves: Argo CD waits for it to succeed before the next wave.
+        assert.equal(a['argocd.argoproj.io/hook'], 'Sync', m.resource.metadata.name);
+        assert.ok(
+          wave(m) < firstRelease,
+          `${env}: ${m.resource.metadata.name} wave ${wave(m)} < ${firstRelease}`,
+        );
+      }
+      // The AnalysisTemplates the Rollouts run are there no later than the Rollouts.
+      for (const t of r.items.filter((i) => i.resource.kind === 'AnalysisTemplate'))
+        assert.ok(wave(t) <= firstRelease, t.resource.metadata.name);
+    }
+  });
+
+  test('Argo CD: the project allows every kind and namespace the applications render', async () => {
+    const argocd = await rendered('deploy/argocd');
+    const project = byId(argocd.items, 'AppProject', 'mdp').resource.spec;
+    const key = (group: string, kind: string) => `${group}/${kind}`;
+    const namespaced = new Set(
+      project.namespaceResourceWhitelist.map((k: { group: string; kind: string }) => key(k.group, k.kind)),
+    );
+    const cluster = new Set(
+      project.clusterResourceWhitelist.map((k: { group: string; kind: string }) => key(k.group, k.kind)),
+    );
+    const destinations = new Set(project.destinations.map((d: { namespace: string }) => d.namespace));
+    const apps = argocd.items.filter((i) => i.resource.kind === 'Application');
+    assert.equal(apps.length, 4);
+    for (const app of apps) {
+      const r = await rendered(app.resource.spec.source.path);
+      for (const { resource } of r.items) {
+        const group = resource.apiVersion.includes('/') ? resource.apiVersion.split('/')[0] : '';
+        const clusterScoped = ['Namespace', 'ClusterIssuer'].includes(resource.kind);
+        assert.ok(
+          (clusterScoped ? cluster : namespaced).has(key(group ?? '', resource.kind)),
+          `${app.resource.metadata.name}: ${resource.kind} (${group}) is not allowed by the AppProject`,
+        );
+        assert.ok(
+          destinations.has(clusterScoped ? '' : (resource.metadata.namespace ?? '')),
+          `${resource.kind}/${resource.metadata.name}`,
+        );
+      }
+    }
+  });
+
+  test('Argo CD leaves the weights the Rollouts controller writes alone', async () => {
+    const argocd = await rendered('deploy/argocd');
+    for (const env of ['dev', 'staging', 'production']) {
+      const app = byId(argocd.items, 'Application', `mdp-${env}`).resource.spec;
+      assert.ok(app.syncPolicy.syncOptions.includes('RespectIgnoreDifferences=true'), env);
+      assert.deepEqual(
+        app.ignoreDifferences.map(
+          (d: { kind: string; jqPathExpressions: string[] }) => `${d.kind} ${d.jqPathExpressions.join(',')}`,
+        ),
+        ['HTTPRoute .spec.rules[].backendRefs[].weight', 'VirtualService .spec.http[].route[].weight'],
+        env,
+      );
+      // Every route the overlay's Rollouts shift is of a kind listed there.
+      const r = await rendered(`deploy/overlays/${env}`);
+      for (const ro of r.items.filter((i) => i.resource.kind === 'Rollout')) {
+        const tr = ro.resource.spec.strategy.canary?.trafficRouting;
+        if (tr?.plugins)
+          assert.ok(app.ignoreDifferences.some((d: { kind: string }) => d.kind === 'HTTPRoute'));
+        if (tr?.istio)
+          assert.ok(app.ignoreDifferences.some((d: { kind: string }) => d.kind === 'VirtualService'));
+      }
+    }
+  });
+
   test('the NetworkPolicies allow exactly the flows of the architecture', async () => {
     for (const target of ['deploy/overlays/dev', 'deploy/overlays/production']) {
       const r = await rendered(target);
@@ -196,15 +389,15 @@ describe('render', () => {
       const pods = new Set(flows.map((f) => f.split(' -> ')[0]));
       // Every pod of the namespace may resolve names, and nothing else is allowed to reach DNS.
       const dns = flows.filter((f) => f.includes('-> kube-dns:'));
-      assert.equal(
-        dns.length,
-        2 *
-          [...pods].filter(
-            (p) => !['ingress-nginx', 'prometheus', 'cnpg-operator', 'rabbitmq-operator'].includes(p ?? ''),
-          ).length,
-      );
+      const outside = externalEndpoints().map((e) => e.name);
+      const local = [...pods].filter((p) => !outside.includes(p ?? ''));
+      assert.equal(dns.length, 2 * local.length);
       const expected = [
-        'ingress-nginx -> api-gateway:8080/TCP',
+        // The edge Envoy (pods of the Gateway "mdp"): HTTPS and HTTP from anywhere, to api-gateway.
+        ...outside.flatMap((o) => [`${o} -> mdp:443/TCP`, `${o} -> mdp:80/TCP`]),
+        'mdp -> api-gateway:8080/TCP',
+        // The mesh: every pod (sidecar) and the edge Envoy fetch configuration from istiod.
+        ...local.map((p) => `${p} -> istiod:15012/TCP`),
         ...SERVICES.map((s) => `prometheus -> ${s}:8080/TCP`),
         ...SERVICES.map((s) => `${s} -> otel-collector:4318/TCP`),
         'api-gateway -> user-service:8080/TCP',
@@ -245,6 +438,9 @@ describe('render', () => {
               'cnpg-operator -> postgresql:8000/TCP',
               'prometheus -> postgresql:9187/TCP',
               'postgresql -> internet:443/TCP',
+              // (their HTTPS egress goes to any address, the edge's public port included)
+              'postgresql -> mdp:443/TCP',
+              'rabbitmq -> mdp:443/TCP',
               'postgresql -> private-network:443/TCP',
               'rabbitmq -> rabbitmq:4369/TCP',
               'rabbitmq -> rabbitmq:25672/TCP',
@@ -269,7 +465,7 @@ describe('render', () => {
       // reach HTTPS there: the Kubernetes API).
       assert.ok(
         flows
-          .filter((f) => f.includes('private-network'))
+          .filter((f) => f.includes('-> private-network'))
           .every((f) => f.startsWith('postgresql ->') || f.startsWith('rabbitmq ->')),
       );
     }

@@ -106,6 +106,7 @@ describe('validate:k8s server-side stage', { timeout: 900_000 }, () => {
     controller = await startRolloutsController(
       cluster.kubeconfig,
       path.join(cluster.dir, 'rollouts-controller.log'),
+      cluster.kubectl,
     );
     // Namespaces first, as the stage does (the dry runs below need them).
     const renders = await Promise.all(TARGETS.map((t) => rendered(t)));

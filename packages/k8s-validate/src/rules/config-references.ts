@@ -82,16 +82,18 @@ function check(rule: string, ctx: PolicyContext): Violation[] {
   };
   for (const { item, template } of workloads(ctx))
     for (const ref of referencesOf(template.spec)) checkRef(item, ref);
-  for (const { item, obj } of ofKind(ctx, 'Ingress'))
-    for (const tls of obj.spec?.tls ?? [])
-      if (tls.secretName) checkRef(item, { kind: 'Secret', name: tls.secretName, where: 'tls' });
+  for (const item of ctx.items.filter((i) => i.resource.kind === 'Gateway'))
+    for (const l of item.resource.spec?.listeners ?? [])
+      for (const ref of l.tls?.certificateRefs ?? [])
+        if ((ref.kind ?? 'Secret') === 'Secret' && !ref.namespace)
+          checkRef(item, { kind: 'Secret', name: ref.name, where: `listener ${l.name} tls` });
   return out;
 }
 
 export const configReferences: Rule = {
   name: 'config-references',
   description:
-    'Every ConfigMap and Secret a pod or Ingress references (and each key it names) exists in the render, is written by a cert-manager Certificate, or is a documented external secret (deploy/external-secrets.json).',
+    'Every ConfigMap and Secret a pod or Gateway listener references (and each key it names) exists in the render, is written by a cert-manager Certificate, or is a documented external secret (deploy/external-secrets.json).',
   check(ctx) {
     return check(this.name, ctx);
   },

@@ -1,6 +1,7 @@
 import {
   find,
   type IPodTemplateSpec,
+  type PolicyContext,
   type Rule,
   runsPlatformImage,
   selectorMatches,
@@ -41,6 +42,74 @@ function strategyServices(r: Resource): [string, string][] {
   ).filter((e): e is [string, string] => typeof e[1] === 'string');
 }
 
+/** The plugin name of Argo Rollouts' Gateway API traffic router (upstream's, and our stand-in's). */
+export const GATEWAY_API_PLUGIN = 'argoproj-labs/gatewayAPI';
+
+/**
+ * What a canary's traffic router needs from the render: the Gateway API plugin's HTTPRoutes
+ * (httpRoute / httpRoutes, in the Rollout's namespace) and Istio's VirtualServices (and their
+ * named routes) exist, and each has a backend (destination) of both the stable and the canary
+ * Service, the only two the weights are written to.
+ */
+export function trafficRoutingProblems(ctx: PolicyContext, ro: Resource): string[] {
+  const canary = ro.spec?.strategy?.canary;
+  const tr = canary?.trafficRouting;
+  if (!tr) return [];
+  const out: string[] = [];
+  const pair = [canary.stableService, canary.canaryService] as (string | undefined)[];
+  if (!pair[0] || !pair[1]) out.push('trafficRouting needs both stableService and canaryService');
+  for (const [name, config] of Object.entries((tr.plugins ?? {}) as Record<string, Any>)) {
+    if (name !== GATEWAY_API_PLUGIN) {
+      out.push(
+        `trafficRouting plugin ${name} is not registered (argo-rollouts-config knows ${GATEWAY_API_PLUGIN})`,
+      );
+      continue;
+    }
+    if (config?.namespace && config.namespace !== ro.metadata.namespace)
+      out.push(`${name}: routes of namespace ${config.namespace} are outside the render`);
+    const routes = [
+      ...(config?.httpRoute ? [config.httpRoute] : []),
+      ...((config?.httpRoutes ?? []) as Any[]).map((r) => r.name),
+    ] as string[];
+    if (routes.length === 0) out.push(`${name}: names no HTTPRoute`);
+    for (const route of routes) {
+      const r = find(ctx, 'HTTPRoute', route);
+      if (!r) {
+        out.push(`${name}: HTTPRoute ${route} is not in the render`);
+        continue;
+      }
+      const refs = ((r.resource.spec?.rules ?? []) as Any[]).flatMap((x) => x.backendRefs ?? []);
+      for (const svc of pair)
+        if (svc && !refs.some((b: Any) => b.name === svc))
+          out.push(`${name}: HTTPRoute ${route} has no backendRef ${svc}`);
+    }
+  }
+  const vss = [
+    ...(tr.istio?.virtualService ? [tr.istio.virtualService] : []),
+    ...((tr.istio?.virtualServices ?? []) as Any[]),
+  ];
+  for (const vs of vss) {
+    const v = find(ctx, 'VirtualService', vs.name);
+    if (!v) {
+      out.push(`istio: VirtualService ${vs.name} is not in the render`);
+      continue;
+    }
+    const http = (v.resource.spec?.http ?? []) as Any[];
+    for (const routeName of (vs.routes ?? []) as string[]) {
+      const route = http.find((h) => h.name === routeName);
+      if (!route) {
+        out.push(`istio: VirtualService ${vs.name} has no http route ${routeName}`);
+        continue;
+      }
+      const hosts = ((route.route ?? []) as Any[]).map((d) => d.destination?.host);
+      for (const svc of pair)
+        if (svc && !hosts.includes(svc))
+          out.push(`istio: VirtualService ${vs.name} route ${routeName} has no destination ${svc}`);
+    }
+  }
+  return out;
+}
+
 // Third-party Deployments (Flagsmith) roll out as plain Deployments: only our images are released.
 const isPlatformService = (r: Resource) =>
   r.kind === 'Deployment' &&
@@ -51,7 +120,7 @@ const isPlatformService = (r: Resource) =>
 export const rolloutConsistent: Rule = {
   name: 'rollout-consistent',
   description:
-    'Every platform service Deployment is released by exactly one Argo Rollout (workloadRef) that selects its pods and leaves its replicas alone; the Services a strategy names select those pods; every AnalysisTemplate a Rollout runs is rendered and gets every argument it has no default for; autoscalers scale the Rollout.',
+    'Every platform service Deployment is released by exactly one Argo Rollout (workloadRef) that selects its pods and leaves its replicas alone; the Services a strategy names select those pods; a canary’s traffic router (the Gateway API plugin’s HTTPRoutes, Istio’s VirtualService routes) is rendered and has backends of both its stable and canary Services; every AnalysisTemplate a Rollout runs is rendered and gets every argument it has no default for; autoscalers scale the Rollout.',
   check(ctx) {
     const out: Violation[] = [];
     const rollouts = ctx.items.filter((i) => i.resource.kind === 'Rollout');
@@ -96,6 +165,7 @@ export const rolloutConsistent: Rule = {
         else if (labels && !selectorMatches({ matchLabels: svc.resource.spec?.selector ?? {} }, labels))
           out.push(violation(this.name, item, `${role} ${name} does not select the Rollout's pods`));
       }
+      for (const m of trafficRoutingProblems(ctx, ro)) out.push(violation(this.name, item, m));
       for (const a of rolloutAnalyses(ro)) {
         const given = new Set((a.args as Any[]).map((x) => x.name));
         for (const t of a.templates) {
