@@ -102,6 +102,12 @@ secret rabbitmq-credentials \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
   "20-credentials.conf=@$work/rabbitmq.conf"
 
+# The first administrator of staging and production (deploy/components/admin-from-secret); dev
+# uses the demo seed. SEED_ADMIN_EMAIL overrides the address.
+secret user-service-admin \
+  "SEED_ADMIN_EMAIL=${SEED_ADMIN_EMAIL:-admin@mdp.local}" \
+  "SEED_ADMIN_PASSWORD=$(random_hex)"
+
 secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret user-service-secrets \
   "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { allowedFlows, inCidr } from '../src/flows.js';
 import { TARGETS, validateRender } from '../src/validate.js';
 import { byId, rendered, repoRoot } from './helpers.js';
 
+const DEMO_SEED_SQL = 'databases/postgresql/demo-seed/seed.sql';
 const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
 
 describe('render', () => {
@@ -51,6 +53,49 @@ describe('render', () => {
             ['Prefix /api', 'Prefix /docs'],
             `${env}: Ingress ${resource.metadata.name}`,
           );
+    }
+  });
+
+  test('the demo seed (admin with the password of .env.example) is in dev only; staging and production take their admin from a Secret', async () => {
+    const demoPassword = /^SEED_ADMIN_PASSWORD=(.*)$/m.exec(
+      readFileSync(path.join(repoRoot, '.env.example'), 'utf8'),
+    )?.[1];
+    assert.ok(demoPassword, '.env.example has a SEED_ADMIN_PASSWORD');
+    // The argon2id hash of the demo password that seed.sql inserts.
+    const demoHash = /\$argon2id\$[^']+/.exec(readFileSync(path.join(repoRoot, DEMO_SEED_SQL), 'utf8'))?.[0];
+    assert.ok(demoHash, `${DEMO_SEED_SQL} holds the demo admin's hash`);
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      const text = JSON.stringify(r.items.map((i) => i.resource));
+      const jobs = r.items.filter((i) => i.resource.kind === 'Job').map((i) => i.resource.metadata.name);
+      assert.ok(!text.includes(demoPassword), `${env}: the demo password is in the render`);
+      if (env === 'dev') {
+        assert.ok(jobs.includes('postgresql-seed'), 'dev loads the demo seed');
+        assert.ok(text.includes(demoHash), "dev's seed carries the demo admin");
+        assert.ok(!jobs.includes('user-service-admin'), 'dev has the demo admin');
+        continue;
+      }
+      assert.ok(!jobs.includes('postgresql-seed'), `${env}: the demo seed Job is rendered`);
+      assert.ok(!text.includes(demoHash), `${env}: the demo admin's hash is in the render`);
+      // The admin of staging and production: user-service's seed in the service image, with the
+      // address and password from the Secret user-service-admin (created per namespace).
+      const job = byId(r.items, 'Job', 'user-service-admin').resource;
+      const c = job.spec.template.spec.containers[0];
+      assert.equal(
+        c.image,
+        byId(r.items, 'Deployment', 'user-service').resource.spec.template.spec.containers[0].image,
+      );
+      assert.deepEqual(c.args, ['dist/src/seed.js']);
+      const env_ = Object.fromEntries(
+        (c.env as { name: string; value?: string; valueFrom?: unknown }[]).map((e) => [e.name, e]),
+      );
+      assert.equal(env_.NODE_ENV?.value, 'production');
+      for (const name of ['SEED_ADMIN_EMAIL', 'SEED_ADMIN_PASSWORD'])
+        assert.deepEqual(
+          env_[name]?.valueFrom,
+          { secretKeyRef: { name: 'user-service-admin', key: name } },
+          `${env}: ${name}`,
+        );
     }
   });
 
@@ -181,6 +226,7 @@ describe('render', () => {
               // production's HA datastores: Sentinel clients, the disposable product cache,
               // replication and clustering between members, the operators, the exporters, and
               // HTTPS out of the database and broker pods (Kubernetes API, backup object store).
+              'user-service-admin -> postgresql:5432/TCP',
               'api-gateway -> redis:26379/TCP',
               'user-service -> redis:26379/TCP',
               'product-service -> redis-cache:6379/TCP',
