@@ -37,10 +37,11 @@ mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
 redis_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
 
-# Production (deploy/components/datastores-ha): the services reach PostgreSQL through the
-# CloudNativePG read-write Service, and product-service caches in its own disposable Redis.
-pg_host=postgresql; cache_host=redis
-if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; cache_host=redis-cache; fi
+# product-service caches in its own disposable Redis (redis-cache, allkeys-lru) in every
+# environment. Production (deploy/components/datastores-ha): PostgreSQL through the CloudNativePG
+# read-write Service.
+pg_host=postgresql; cache_host=redis-cache
+if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; fi
 redis_url="redis://:${redis_pw}@redis:6379"
 cache_url="redis://:${redis_pw}@${cache_host}:6379"
 amqp_url="amqp://${rabbit_user}:${rabbit_pw}@rabbitmq:5672"

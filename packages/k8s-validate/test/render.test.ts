@@ -99,6 +99,32 @@ describe('render', () => {
     }
   });
 
+  test('two Redis in every overlay: redis (maxmemory, noeviction) and redis-cache (maxmemory, allkeys-lru), from the shipped files', async () => {
+    const shipped = (f: string) => readFileSync(path.join(repoRoot, f), 'utf8');
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      // Production's Sentinel-managed redis takes redis.conf from its scripts ConfigMap.
+      const conf = (name: string, volumeName = 'config') => {
+        const sts = byId(r.items, 'StatefulSet', name).resource;
+        const volume = (
+          sts.spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]
+        ).find((v) => v.name === volumeName);
+        assert.ok(volume?.configMap, `${env}: ${name} mounts its redis.conf`);
+        return byId(r.items, 'ConfigMap', volume.configMap.name).resource.data['redis.conf'] as string;
+      };
+      assert.equal(conf('redis-cache'), shipped('databases/redis-cache/redis.conf'), `${env}: redis-cache`);
+      assert.match(conf('redis-cache'), /^maxmemory-policy allkeys-lru$/m);
+      assert.match(conf('redis-cache'), /^maxmemory \d+mb$/m);
+      const tokens = conf('redis', env === 'production' ? 'scripts' : 'config');
+      assert.equal(
+        tokens,
+        shipped(env === 'production' ? 'databases/redis-ha/redis.conf' : 'databases/redis/redis.conf'),
+      );
+      assert.match(tokens, /^maxmemory-policy noeviction$/m);
+      assert.match(tokens, /^maxmemory \d+mb$/m);
+    }
+  });
+
   test('the image owner appears only in the overlays images: entries', () => {
     const grep = spawnSync('git', ['grep', '-l', 'ghcr.io/mdp-example', '--', 'deploy', 'databases'], {
       cwd: repoRoot,
@@ -207,6 +233,8 @@ describe('render', () => {
         'user-service -> redis:6379/TCP',
         'user-service -> rabbitmq:5672/TCP',
         'product-service -> mongodb:27017/TCP',
+        // The product cache is its own Redis (allkeys-lru) in every environment.
+        'product-service -> redis-cache:6379/TCP',
         'product-service -> rabbitmq:5672/TCP',
         'order-service -> postgresql:5432/TCP',
         'order-service -> product-service:8080/TCP',
@@ -221,7 +249,7 @@ describe('render', () => {
         'mongodb-init -> mongodb:27017/TCP',
         'rabbitmq-definitions -> rabbitmq:15672/TCP',
         ...(target.endsWith('dev')
-          ? ['postgresql-seed -> postgresql:5432/TCP', 'product-service -> redis:6379/TCP']
+          ? ['postgresql-seed -> postgresql:5432/TCP']
           : [
               // production's HA datastores: Sentinel clients, the disposable product cache,
               // replication and clustering between members, the operators, the exporters, and
@@ -229,7 +257,6 @@ describe('render', () => {
               'user-service-admin -> postgresql:5432/TCP',
               'api-gateway -> redis:26379/TCP',
               'user-service -> redis:26379/TCP',
-              'product-service -> redis-cache:6379/TCP',
               'redis -> redis:6379/TCP',
               'redis -> redis:26379/TCP',
               'postgresql -> postgresql:5432/TCP',

@@ -106,6 +106,14 @@ describe('Kubernetes shell scripts', () => {
     for (const s of ['user-service-secrets', 'order-service-secrets', 'notification-service-secrets'])
       assert.equal(new URL(decode(get(s), 'DATABASE_URL')).hostname, 'postgresql-rw');
     assert.equal(new URL(decode(get('product-service-secrets'), 'REDIS_URL')).hostname, 'redis-cache');
+    // dev and staging too: the cache never shares the Redis of tokens and limits (issue 15, finding 2).
+    const dev = dryRunSecrets('mdp-dev');
+    assert.equal(
+      new URL(decode(dev.get('product-service-secrets') as Resource, 'REDIS_URL')).hostname,
+      'redis-cache',
+    );
+    assert.equal(new URL(decode(dev.get('user-service-secrets') as Resource, 'REDIS_URL')).hostname, 'redis');
+    assert.equal(new URL(decode(dev.get('api-gateway-secrets') as Resource, 'REDIS_URL')).hostname, 'redis');
     assert.equal(new URL(decode(get('user-service-secrets'), 'REDIS_URL')).hostname, 'redis');
   });
 
