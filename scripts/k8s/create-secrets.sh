@@ -78,6 +78,9 @@ head -c 756 /dev/urandom | base64 | tr -d '\n' >"$work/mongodb-keyfile"
 # the public one (JWT_PRIVATE_KEY / JWT_PUBLIC_KEY, PEM).
 openssl genpkey -algorithm ed25519 -out "$work/jwt-private.pem" 2>/dev/null
 openssl pkey -in "$work/jwt-private.pem" -pubout -out "$work/jwt-public.pem"
+# Service tokens for product-service's /internal: order-service alone signs with the private key.
+openssl genpkey -algorithm ed25519 -out "$work/jwt-service-private.pem" 2>/dev/null
+openssl pkey -in "$work/jwt-service-private.pem" -pubout -out "$work/jwt-service-public.pem"
 printf 'default_user = %s\ndefault_pass = %s\n' "$rabbit_user" "$rabbit_pw" >"$work/rabbitmq.conf"
 
 secret postgresql-credentials \
@@ -120,11 +123,13 @@ secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
   "REDIS_URL=$cache_url" \
   "AMQP_URL=$amqp_url" \
-  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
+  "JWT_SERVICE_PUBLIC_KEY=@$work/jwt-service-public.pem"
 secret order-service-secrets \
   "DATABASE_URL=$(pg_url order_service "$pg_order" orders)" \
   "AMQP_URL=$amqp_url" \
-  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
+  "JWT_SERVICE_PRIVATE_KEY=@$work/jwt-service-private.pem"
 secret notification-service-secrets \
   "DATABASE_URL=$(pg_url notification_service "$pg_notification" notifications)" \
   "AMQP_URL=$amqp_url" \

@@ -98,6 +98,20 @@ describe('Kubernetes shell scripts', () => {
       createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
       decode(get('api-gateway-secrets'), 'JWT_PUBLIC_KEY').trim(),
     );
+    // product-service verifies /internal calls with the public half of order-service's own
+    // service-token key, which is another key than the access tokens' and only order-service has.
+    const serviceKey = createPrivateKey(decode(get('order-service-secrets'), 'JWT_SERVICE_PRIVATE_KEY'));
+    assert.equal(serviceKey.asymmetricKeyType, 'ed25519');
+    assert.equal(
+      createPublicKey(serviceKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
+      decode(get('product-service-secrets'), 'JWT_SERVICE_PUBLIC_KEY').trim(),
+    );
+    assert.notEqual(
+      decode(get('product-service-secrets'), 'JWT_SERVICE_PUBLIC_KEY').trim(),
+      decode(get('product-service-secrets'), 'JWT_PUBLIC_KEY').trim(),
+    );
+    for (const [name, s] of secrets)
+      if (name !== 'order-service-secrets') assert.ok(!('JWT_SERVICE_PRIVATE_KEY' in (s.data ?? {})), name);
   });
 
   test('create-secrets.sh in production: PostgreSQL through postgresql-rw, the product cache in redis-cache', () => {
