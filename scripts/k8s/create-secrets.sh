@@ -36,6 +36,10 @@ pg_user="$(random_hex)"; pg_product="$(random_hex)"; pg_order="$(random_hex)"; p
 mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
 redis_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
+# Each service's own RabbitMQ user (the definitions Job creates them; permissions per exchange
+# and queue in databases/rabbitmq/definitions.json); mdp is the administrator, for that Job only.
+amqp_user_pw="$(random_hex)"; amqp_product_pw="$(random_hex)"
+amqp_order_pw="$(random_hex)"; amqp_notification_pw="$(random_hex)"
 
 # product-service caches in its own disposable Redis (redis-cache, allkeys-lru) in every
 # environment. Production (deploy/components/datastores-ha): PostgreSQL through the CloudNativePG
@@ -44,7 +48,7 @@ pg_host=postgresql; cache_host=redis-cache
 if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; fi
 redis_url="redis://:${redis_pw}@redis:6379"
 cache_url="redis://:${redis_pw}@${cache_host}:6379"
-amqp_url="amqp://${rabbit_user}:${rabbit_pw}@rabbitmq:5672"
+amqp_url() { echo "amqp://$1:$2@rabbitmq:5672"; }
 pg_url() { echo "postgres://$1:$2@${pg_host}:5432/$3"; }
 
 # secret [--type TYPE] NAME KEY=VALUE...  (a value of @FILE takes the file's content)
@@ -104,7 +108,11 @@ secret redis-credentials "REDIS_PASSWORD=$redis_pw"
 secret rabbitmq-credentials \
   "RABBITMQ_USER=$rabbit_user" \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
-  "20-credentials.conf=@$work/rabbitmq.conf"
+  "20-credentials.conf=@$work/rabbitmq.conf" \
+  "USER_SERVICE_AMQP_PASSWORD=$amqp_user_pw" \
+  "PRODUCT_SERVICE_AMQP_PASSWORD=$amqp_product_pw" \
+  "ORDER_SERVICE_AMQP_PASSWORD=$amqp_order_pw" \
+  "NOTIFICATION_SERVICE_AMQP_PASSWORD=$amqp_notification_pw"
 
 # The first administrator of staging and production (deploy/components/admin-from-secret); dev
 # uses the demo seed. SEED_ADMIN_EMAIL overrides the address.
@@ -116,21 +124,21 @@ secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-pub
 secret user-service-secrets \
   "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \
   "REDIS_URL=$redis_url" \
-  "AMQP_URL=$amqp_url" \
+  "AMQP_URL=$(amqp_url user-service "$amqp_user_pw")" \
   "JWT_PRIVATE_KEY=@$work/jwt-private.pem"
 # The headless Service's SRV record lists every replica-set member (port named "mongodb").
 secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
   "REDIS_URL=$cache_url" \
-  "AMQP_URL=$amqp_url" \
+  "AMQP_URL=$(amqp_url product-service "$amqp_product_pw")" \
   "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
   "JWT_SERVICE_PUBLIC_KEY=@$work/jwt-service-public.pem"
 secret order-service-secrets \
   "DATABASE_URL=$(pg_url order_service "$pg_order" orders)" \
-  "AMQP_URL=$amqp_url" \
+  "AMQP_URL=$(amqp_url order-service "$amqp_order_pw")" \
   "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
   "JWT_SERVICE_PRIVATE_KEY=@$work/jwt-service-private.pem"
 secret notification-service-secrets \
   "DATABASE_URL=$(pg_url notification_service "$pg_notification" notifications)" \
-  "AMQP_URL=$amqp_url" \
+  "AMQP_URL=$(amqp_url notification-service "$amqp_notification_pw")" \
   "JWT_PUBLIC_KEY=@$work/jwt-public.pem"

@@ -85,9 +85,17 @@ describe('Kubernetes shell scripts', () => {
     assert.equal(product.password, decode(get('mongodb-credentials'), 'PRODUCT_SERVICE_DB_PASSWORD'));
     assert.equal(product.searchParams.get('replicaSet'), 'rs0');
     const rabbit = get('rabbitmq-credentials');
-    const amqp = new URL(decode(get('order-service-secrets'), 'AMQP_URL'));
-    assert.equal(amqp.password, decode(rabbit, 'RABBITMQ_PASSWORD'));
-    assert.match(decode(rabbit, '20-credentials.conf'), new RegExp(`default_pass = ${amqp.password}\\n`));
+    assert.match(
+      decode(rabbit, '20-credentials.conf'),
+      new RegExp(`default_pass = ${decode(rabbit, 'RABBITMQ_PASSWORD')}\\n`),
+    );
+    // Each service connects as its own RabbitMQ user (never the administrator of the Job).
+    for (const svc of ['user-service', 'product-service', 'order-service', 'notification-service']) {
+      const amqp = new URL(decode(get(`${svc}-secrets`), 'AMQP_URL'));
+      assert.equal(decodeURIComponent(amqp.username), svc);
+      assert.equal(amqp.password, decode(rabbit, `${svc.toUpperCase().replace(/-/g, '_')}_AMQP_PASSWORD`));
+      assert.notEqual(amqp.password, decode(rabbit, 'RABBITMQ_PASSWORD'));
+    }
     const redis = new URL(decode(get('api-gateway-secrets'), 'REDIS_URL'));
     assert.equal(redis.password, decode(get('redis-credentials'), 'REDIS_PASSWORD'));
     assert.ok(decode(get('mongodb-credentials'), 'keyfile').length >= 6 * 100);
