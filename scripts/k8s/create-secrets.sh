@@ -34,7 +34,7 @@ random_hex() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 pg_admin="$(random_hex)"
 pg_user="$(random_hex)"; pg_product="$(random_hex)"; pg_order="$(random_hex)"; pg_notification="$(random_hex)"
 mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
-redis_pw="$(random_hex)"
+redis_pw="$(random_hex)"; redis_gw_pw="$(random_hex)"; redis_user_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
 # Each service's own RabbitMQ user (the definitions Job creates them; permissions per exchange
 # and queue in databases/rabbitmq/definitions.json); mdp is the administrator, for that Job only.
@@ -46,7 +46,13 @@ amqp_order_pw="$(random_hex)"; amqp_notification_pw="$(random_hex)"
 # read-write Service.
 pg_host=postgresql; cache_host=redis-cache
 if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; fi
-redis_url="redis://:${redis_pw}@redis:6379"
+# dev, staging: the gateway and user-service as their own Redis ACL users (databases/redis/acl-users,
+# each confined to its key prefix); production's Sentinel set has no ACL users yet.
+gw_redis_url="redis://api-gateway:${redis_gw_pw}@redis:6379"
+user_redis_url="redis://user-service:${redis_user_pw}@redis:6379"
+if [[ "$ns" == *production ]]; then
+  gw_redis_url="redis://:${redis_pw}@redis:6379"; user_redis_url="$gw_redis_url"
+fi
 cache_url="redis://:${redis_pw}@${cache_host}:6379"
 amqp_url() { echo "amqp://$1:$2@rabbitmq:5672"; }
 pg_url() { echo "postgres://$1:$2@${pg_host}:5432/$3"; }
@@ -104,7 +110,8 @@ secret mongodb-credentials \
   "MONGO_ROOT_PASSWORD=$mongo_root" \
   "PRODUCT_SERVICE_DB_PASSWORD=$mongo_product" \
   "keyfile=@$work/mongodb-keyfile"
-secret redis-credentials "REDIS_PASSWORD=$redis_pw"
+secret redis-credentials "REDIS_PASSWORD=$redis_pw" \
+  "API_GATEWAY_REDIS_PASSWORD=$redis_gw_pw" "USER_SERVICE_REDIS_PASSWORD=$redis_user_pw"
 secret rabbitmq-credentials \
   "RABBITMQ_USER=$rabbit_user" \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
@@ -120,10 +127,10 @@ secret user-service-admin \
   "SEED_ADMIN_EMAIL=${SEED_ADMIN_EMAIL:-admin@mdp.local}" \
   "SEED_ADMIN_PASSWORD=$(random_hex)"
 
-secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+secret api-gateway-secrets "REDIS_URL=$gw_redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret user-service-secrets \
   "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \
-  "REDIS_URL=$redis_url" \
+  "REDIS_URL=$user_redis_url" \
   "AMQP_URL=$(amqp_url user-service "$amqp_user_pw")" \
   "JWT_PRIVATE_KEY=@$work/jwt-private.pem"
 # The headless Service's SRV record lists every replica-set member (port named "mongodb").

@@ -96,8 +96,20 @@ describe('Kubernetes shell scripts', () => {
       assert.equal(amqp.password, decode(rabbit, `${svc.toUpperCase().replace(/-/g, '_')}_AMQP_PASSWORD`));
       assert.notEqual(amqp.password, decode(rabbit, 'RABBITMQ_PASSWORD'));
     }
-    const redis = new URL(decode(get('api-gateway-secrets'), 'REDIS_URL'));
-    assert.equal(redis.password, decode(get('redis-credentials'), 'REDIS_PASSWORD'));
+    // The gateway and user-service as their own Redis ACL users; product-service's cache with the
+    // default user of redis-cache.
+    const redisCreds = get('redis-credentials');
+    for (const [svc, key] of [
+      ['api-gateway', 'API_GATEWAY_REDIS_PASSWORD'],
+      ['user-service', 'USER_SERVICE_REDIS_PASSWORD'],
+    ] as const) {
+      const redis = new URL(decode(get(`${svc}-secrets`), 'REDIS_URL'));
+      assert.deepEqual([redis.username, redis.password], [svc, decode(redisCreds, key)]);
+    }
+    assert.equal(
+      new URL(decode(get('product-service-secrets'), 'REDIS_URL')).password,
+      decode(redisCreds, 'REDIS_PASSWORD'),
+    );
     assert.ok(decode(get('mongodb-credentials'), 'keyfile').length >= 6 * 100);
     // The gateway's public key is the one of user-service's signing key.
     const privateKey = createPrivateKey(decode(get('user-service-secrets'), 'JWT_PRIVATE_KEY'));
