@@ -69,4 +69,18 @@ describe('service tokens', () => {
     assert.equal(await signer.token(), a);
     assert.equal(await verify(a), 'order-service');
   });
+
+  test("a key set (the caller's key rotating): tokens of the old and the new key both verify", async () => {
+    const both = `${other.publicKey.trim()}\n${keys.publicKey.trim()}`;
+    const opts = { publicKey: both, audience: 'product-service', allowedCallers: ['order-service'] };
+    const sign = (privateKey: string) =>
+      signServiceToken({ service: 'order-service', audience: 'product-service', privateKey });
+    for (const k of [keys, other])
+      assert.equal(await verifyServiceToken((await sign(k.privateKey)).token, opts), 'order-service');
+    const stranger = await generateSigningKeys();
+    await assert.rejects(
+      verifyServiceToken((await sign(stranger.privateKey)).token, opts),
+      refused(401, 'invalid'),
+    );
+  });
 });

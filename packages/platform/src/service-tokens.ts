@@ -19,6 +19,7 @@ import {
   importPublicKey,
   type PrivateKeyInput,
   type PublicKeyInput,
+  pemBlocks,
   TOKEN_ALGORITHM,
 } from './auth.js';
 import { AppError } from './errors.js';
@@ -104,20 +105,29 @@ export async function verifyServiceToken(
   token: string,
   opts: { publicKey: PublicKeyInput; audience: string; allowedCallers: readonly string[] },
 ): Promise<string> {
-  const key = typeof opts.publicKey === 'string' ? await importPublicKey(opts.publicKey) : opts.publicKey;
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(token, key, {
-      algorithms: [TOKEN_ALGORITHM],
-      audience: opts.audience,
-      typ: SERVICE_TOKEN_TYPE,
-      requiredClaims: ['iss', 'sub', 'iat', 'exp', 'jti'],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    }));
-  } catch (err) {
-    if (err instanceof joseErrors.JWTExpired)
-      throw new ServiceTokenError(401, 'expired', 'service token expired');
-    throw new ServiceTokenError(401, 'invalid', 'invalid service token');
+  // A PEM string may hold several keys (the caller's key rotating): each is tried in turn.
+  const blocks = typeof opts.publicKey === 'string' ? pemBlocks(opts.publicKey) : [];
+  const keys =
+    typeof opts.publicKey === 'string'
+      ? await Promise.all((blocks.length ? blocks : [opts.publicKey]).map((pem) => importPublicKey(pem)))
+      : [opts.publicKey];
+  let payload: Record<string, unknown> = {};
+  for (const [i, key] of keys.entries()) {
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [TOKEN_ALGORITHM],
+        audience: opts.audience,
+        typ: SERVICE_TOKEN_TYPE,
+        requiredClaims: ['iss', 'sub', 'iat', 'exp', 'jti'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
+      break;
+    } catch (err) {
+      if (i < keys.length - 1 && err instanceof joseErrors.JWSSignatureVerificationFailed) continue;
+      if (err instanceof joseErrors.JWTExpired)
+        throw new ServiceTokenError(401, 'expired', 'service token expired');
+      throw new ServiceTokenError(401, 'invalid', 'invalid service token');
+    }
   }
   if ((payload.exp as number) - (payload.iat as number) > MAX_SERVICE_TOKEN_TTL_SECONDS)
     throw new ServiceTokenError(401, 'invalid', 'service token lifetime over the limit');
@@ -138,14 +148,18 @@ export function requireService(opts: {
   audience: string;
   allowedCallers: readonly string[];
 }) {
+  // Surface a bad key at start-up rather than on the first call.
   const key =
-    typeof opts.publicKey === 'string' ? importPublicKey(opts.publicKey) : Promise.resolve(opts.publicKey);
+    typeof opts.publicKey === 'string'
+      ? Promise.all(pemBlocks(opts.publicKey).map((pem) => importPublicKey(pem)))
+      : Promise.resolve([opts.publicKey]);
   key.catch(() => {});
   return async function requireServiceHook(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const token = bearerToken(request.headers.authorization);
     try {
       if (!token) throw new ServiceTokenError(401, 'missing', 'service credential required');
-      request.caller = await verifyServiceToken(token, { ...opts, publicKey: await key });
+      await key;
+      request.caller = await verifyServiceToken(token, opts);
     } catch (err) {
       if (err instanceof ServiceTokenError) {
         if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="internal"');
