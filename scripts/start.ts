@@ -87,18 +87,29 @@ async function checkDependencies(): Promise<void> {
   }
 }
 
-/** Ed25519 key pair for access tokens, generated once per checkout into .local/ (never committed). */
+/** Ed25519 key pairs (access and service tokens), generated once per checkout into .local/ (never committed). */
 function jwtKeys(): Resources['keys'] {
   const dir = path.join(ROOT, '.local', 'keys');
-  const priv = path.join(dir, 'jwt-private.pem');
-  const pub = path.join(dir, 'jwt-public.pem');
-  if (!existsSync(priv) || !existsSync(pub)) {
+  const files = {
+    JWT_PRIVATE_KEY: path.join(dir, 'jwt-private.pem'),
+    JWT_PUBLIC_KEY: path.join(dir, 'jwt-public.pem'),
+    JWT_SERVICE_PRIVATE_KEY: path.join(dir, 'jwt-service-private.pem'),
+    JWT_SERVICE_PUBLIC_KEY: path.join(dir, 'jwt-service-public.pem'),
+  };
+  if (!Object.values(files).every((f) => existsSync(f))) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const keys = signingKeys();
-    writeFileSync(priv, keys.JWT_PRIVATE_KEY, { mode: 0o600 });
-    writeFileSync(pub, keys.JWT_PUBLIC_KEY);
+    for (const [name, file] of Object.entries(files))
+      writeFileSync(file, keys[name as keyof typeof files], {
+        mode: name.includes('PRIVATE') ? 0o600 : 0o644,
+      });
   }
-  return { JWT_PRIVATE_KEY: readFileSync(priv, 'utf8'), JWT_PUBLIC_KEY: readFileSync(pub, 'utf8') };
+  return {
+    JWT_PRIVATE_KEY: readFileSync(files.JWT_PRIVATE_KEY, 'utf8'),
+    JWT_PUBLIC_KEY: readFileSync(files.JWT_PUBLIC_KEY, 'utf8'),
+    JWT_SERVICE_PRIVATE_KEY: readFileSync(files.JWT_SERVICE_PRIVATE_KEY, 'utf8'),
+    JWT_SERVICE_PUBLIC_KEY: readFileSync(files.JWT_SERVICE_PUBLIC_KEY, 'utf8'),
+  };
 }
 
 const children = new Map<string, ChildProcess>();

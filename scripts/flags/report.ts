@@ -114,6 +114,8 @@ export async function registeredOperations(): Promise<Operation[]> {
         redis,
         events: { stockLow: async () => {} },
         auth,
+        // Only the registered routes are read here; no internal call is made.
+        internalAuth: async () => {},
       }),
     ),
   );

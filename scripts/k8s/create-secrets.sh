@@ -34,17 +34,28 @@ random_hex() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
 pg_admin="$(random_hex)"
 pg_user="$(random_hex)"; pg_product="$(random_hex)"; pg_order="$(random_hex)"; pg_notification="$(random_hex)"
 mongo_root="$(random_hex)"; mongo_product="$(random_hex)"
-redis_pw="$(random_hex)"
+redis_pw="$(random_hex)"; redis_gw_pw="$(random_hex)"; redis_user_pw="$(random_hex)"
 rabbit_user="mdp"; rabbit_pw="$(random_hex)"
 flagsmith_pg="$(random_hex)"; flagsmith_django="$(random_hex)$(random_hex)"
+# Each service's own RabbitMQ user (the definitions Job creates them; permissions per exchange
+# and queue in databases/rabbitmq/definitions.json); mdp is the administrator, for that Job only.
+amqp_user_pw="$(random_hex)"; amqp_product_pw="$(random_hex)"
+amqp_order_pw="$(random_hex)"; amqp_notification_pw="$(random_hex)"
 
-# Production (deploy/components/datastores-ha): the services reach PostgreSQL through the
-# CloudNativePG read-write Service, and product-service caches in its own disposable Redis.
-pg_host=postgresql; cache_host=redis
-if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; cache_host=redis-cache; fi
-redis_url="redis://:${redis_pw}@redis:6379"
+# product-service caches in its own disposable Redis (redis-cache, allkeys-lru) in every
+# environment. Production (deploy/components/datastores-ha): PostgreSQL through the CloudNativePG
+# read-write Service.
+pg_host=postgresql; cache_host=redis-cache
+if [[ "$ns" == *production ]]; then pg_host=postgresql-rw; fi
+# dev, staging: the gateway and user-service as their own Redis ACL users (databases/redis/acl-users,
+# each confined to its key prefix); production's Sentinel set has no ACL users yet.
+gw_redis_url="redis://api-gateway:${redis_gw_pw}@redis:6379"
+user_redis_url="redis://user-service:${redis_user_pw}@redis:6379"
+if [[ "$ns" == *production ]]; then
+  gw_redis_url="redis://:${redis_pw}@redis:6379"; user_redis_url="$gw_redis_url"
+fi
 cache_url="redis://:${redis_pw}@${cache_host}:6379"
-amqp_url="amqp://${rabbit_user}:${rabbit_pw}@rabbitmq:5672"
+amqp_url() { echo "amqp://$1:$2@rabbitmq:5672"; }
 pg_url() { echo "postgres://$1:$2@${pg_host}:5432/$3"; }
 
 # secret [--type TYPE] NAME KEY=VALUE...  (a value of @FILE takes the file's content)
@@ -78,6 +89,9 @@ head -c 756 /dev/urandom | base64 | tr -d '\n' >"$work/mongodb-keyfile"
 # the public one (JWT_PRIVATE_KEY / JWT_PUBLIC_KEY, PEM).
 openssl genpkey -algorithm ed25519 -out "$work/jwt-private.pem" 2>/dev/null
 openssl pkey -in "$work/jwt-private.pem" -pubout -out "$work/jwt-public.pem"
+# Service tokens for product-service's /internal: order-service alone signs with the private key.
+openssl genpkey -algorithm ed25519 -out "$work/jwt-service-private.pem" 2>/dev/null
+openssl pkey -in "$work/jwt-service-private.pem" -pubout -out "$work/jwt-service-public.pem"
 printf 'default_user = %s\ndefault_pass = %s\n' "$rabbit_user" "$rabbit_pw" >"$work/rabbitmq.conf"
 
 secret postgresql-credentials \
@@ -97,11 +111,16 @@ secret mongodb-credentials \
   "MONGO_ROOT_PASSWORD=$mongo_root" \
   "PRODUCT_SERVICE_DB_PASSWORD=$mongo_product" \
   "keyfile=@$work/mongodb-keyfile"
-secret redis-credentials "REDIS_PASSWORD=$redis_pw"
+secret redis-credentials "REDIS_PASSWORD=$redis_pw" \
+  "API_GATEWAY_REDIS_PASSWORD=$redis_gw_pw" "USER_SERVICE_REDIS_PASSWORD=$redis_user_pw"
 secret rabbitmq-credentials \
   "RABBITMQ_USER=$rabbit_user" \
   "RABBITMQ_PASSWORD=$rabbit_pw" \
-  "20-credentials.conf=@$work/rabbitmq.conf"
+  "20-credentials.conf=@$work/rabbitmq.conf" \
+  "USER_SERVICE_AMQP_PASSWORD=$amqp_user_pw" \
+  "PRODUCT_SERVICE_AMQP_PASSWORD=$amqp_product_pw" \
+  "ORDER_SERVICE_AMQP_PASSWORD=$amqp_order_pw" \
+  "NOTIFICATION_SERVICE_AMQP_PASSWORD=$amqp_notification_pw"
 
 # Flagsmith (production's feature flags, deployment-strategies/feature-flags/flagsmith): its own
 # PostgreSQL, and Django's signing key. Made in every namespace; only production runs Flagsmith.
@@ -110,23 +129,31 @@ secret flagsmith-credentials \
   "DATABASE_URL=postgres://flagsmith:${flagsmith_pg}@flagsmith-postgresql:5432/flagsmith" \
   "DJANGO_SECRET_KEY=$flagsmith_django"
 
-secret api-gateway-secrets "REDIS_URL=$redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+# The first administrator of staging and production (deploy/components/admin-from-secret); dev
+# uses the demo seed. SEED_ADMIN_EMAIL overrides the address.
+secret user-service-admin \
+  "SEED_ADMIN_EMAIL=${SEED_ADMIN_EMAIL:-admin@mdp.local}" \
+  "SEED_ADMIN_PASSWORD=$(random_hex)"
+
+secret api-gateway-secrets "REDIS_URL=$gw_redis_url" "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
 secret user-service-secrets \
   "DATABASE_URL=$(pg_url user_service "$pg_user" users)" \
-  "REDIS_URL=$redis_url" \
-  "AMQP_URL=$amqp_url" \
+  "REDIS_URL=$user_redis_url" \
+  "AMQP_URL=$(amqp_url user-service "$amqp_user_pw")" \
   "JWT_PRIVATE_KEY=@$work/jwt-private.pem"
 # The headless Service's SRV record lists every replica-set member (port named "mongodb").
 secret product-service-secrets \
   "PRODUCT_DB_URL=mongodb+srv://product_service:${mongo_product}@mongodb-headless.${ns}.svc.cluster.local/catalog?tls=false&authSource=catalog&replicaSet=rs0" \
   "REDIS_URL=$cache_url" \
-  "AMQP_URL=$amqp_url" \
-  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+  "AMQP_URL=$(amqp_url product-service "$amqp_product_pw")" \
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
+  "JWT_SERVICE_PUBLIC_KEY=@$work/jwt-service-public.pem"
 secret order-service-secrets \
   "DATABASE_URL=$(pg_url order_service "$pg_order" orders)" \
-  "AMQP_URL=$amqp_url" \
-  "JWT_PUBLIC_KEY=@$work/jwt-public.pem"
+  "AMQP_URL=$(amqp_url order-service "$amqp_order_pw")" \
+  "JWT_PUBLIC_KEY=@$work/jwt-public.pem" \
+  "JWT_SERVICE_PRIVATE_KEY=@$work/jwt-service-private.pem"
 secret notification-service-secrets \
   "DATABASE_URL=$(pg_url notification_service "$pg_notification" notifications)" \
-  "AMQP_URL=$amqp_url" \
+  "AMQP_URL=$(amqp_url notification-service "$amqp_notification_pw")" \
   "JWT_PUBLIC_KEY=@$work/jwt-public.pem"

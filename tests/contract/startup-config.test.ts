@@ -15,6 +15,8 @@ const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const wrongKeys: Resources['keys'] = {
   JWT_PRIVATE_KEY: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   JWT_PUBLIC_KEY: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  JWT_SERVICE_PRIVATE_KEY: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  JWT_SERVICE_PUBLIC_KEY: rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
 };
 // Nothing is contacted: the configuration is refused first.
 const resources: Resources = {

@@ -182,8 +182,9 @@ const BREAKERS: Record<string, Mutation[]> = {
     {
       name: 'a policy for a pod that does not exist',
       apply: (i) => {
+        // (every overlay has redis-cache now: a name no pod template has)
         byId(i, 'NetworkPolicy', 'redis').resource.spec.podSelector.matchLabels['app.kubernetes.io/name'] =
-          'redis-cache';
+          'redis-replica';
       },
       expect: /podSelector selects no pod template/,
     },

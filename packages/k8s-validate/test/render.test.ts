@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { allowedFlows, externalEndpoints, inCidr } from '../src/flows.js';
@@ -7,6 +8,7 @@ import type { Located } from '../src/resources.js';
 import { TARGETS, validateRender } from '../src/validate.js';
 import { byId, flaggerVariant, rendered, renderVariant, repoRoot } from './helpers.js';
 
+const DEMO_SEED_SQL = 'databases/postgresql/demo-seed/seed.sql';
 const SERVICES = ['api-gateway', 'user-service', 'product-service', 'order-service', 'notification-service'];
 
 describe('render', () => {
@@ -103,6 +105,75 @@ describe('render', () => {
       assert.equal(byId(r.items, 'Rollout', s).resource.spec.strategy.canary.trafficRouting, undefined, s);
     assert.ok(byId(r.items, 'Rollout', 'api-gateway').resource.spec.strategy.canary.trafficRouting.plugins);
     assert.deepEqual((await validateRender(r, repoRoot)).problems, []);
+  });
+
+  test('the demo seed (admin with the password of .env.example) is in dev only; staging and production take their admin from a Secret', async () => {
+    const demoPassword = /^SEED_ADMIN_PASSWORD=(.*)$/m.exec(
+      readFileSync(path.join(repoRoot, '.env.example'), 'utf8'),
+    )?.[1];
+    assert.ok(demoPassword, '.env.example has a SEED_ADMIN_PASSWORD');
+    // The argon2id hash of the demo password that seed.sql inserts.
+    const demoHash = /\$argon2id\$[^']+/.exec(readFileSync(path.join(repoRoot, DEMO_SEED_SQL), 'utf8'))?.[0];
+    assert.ok(demoHash, `${DEMO_SEED_SQL} holds the demo admin's hash`);
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      const text = JSON.stringify(r.items.map((i) => i.resource));
+      const jobs = r.items.filter((i) => i.resource.kind === 'Job').map((i) => i.resource.metadata.name);
+      assert.ok(!text.includes(demoPassword), `${env}: the demo password is in the render`);
+      if (env === 'dev') {
+        assert.ok(jobs.includes('postgresql-seed'), 'dev loads the demo seed');
+        assert.ok(text.includes(demoHash), "dev's seed carries the demo admin");
+        assert.ok(!jobs.includes('user-service-admin'), 'dev has the demo admin');
+        continue;
+      }
+      assert.ok(!jobs.includes('postgresql-seed'), `${env}: the demo seed Job is rendered`);
+      assert.ok(!text.includes(demoHash), `${env}: the demo admin's hash is in the render`);
+      // The admin of staging and production: user-service's seed in the service image, with the
+      // address and password from the Secret user-service-admin (created per namespace).
+      const job = byId(r.items, 'Job', 'user-service-admin').resource;
+      const c = job.spec.template.spec.containers[0];
+      assert.equal(
+        c.image,
+        byId(r.items, 'Deployment', 'user-service').resource.spec.template.spec.containers[0].image,
+      );
+      assert.deepEqual(c.args, ['dist/src/seed.js']);
+      const env_ = Object.fromEntries(
+        (c.env as { name: string; value?: string; valueFrom?: unknown }[]).map((e) => [e.name, e]),
+      );
+      assert.equal(env_.NODE_ENV?.value, 'production');
+      for (const name of ['SEED_ADMIN_EMAIL', 'SEED_ADMIN_PASSWORD'])
+        assert.deepEqual(
+          env_[name]?.valueFrom,
+          { secretKeyRef: { name: 'user-service-admin', key: name } },
+          `${env}: ${name}`,
+        );
+    }
+  });
+
+  test('two Redis in every overlay: redis (maxmemory, noeviction) and redis-cache (maxmemory, allkeys-lru), from the shipped files', async () => {
+    const shipped = (f: string) => readFileSync(path.join(repoRoot, f), 'utf8');
+    for (const env of ['dev', 'staging', 'production']) {
+      const r = await rendered(`deploy/overlays/${env}`);
+      // Production's Sentinel-managed redis takes redis.conf from its scripts ConfigMap.
+      const conf = (name: string, volumeName = 'config') => {
+        const sts = byId(r.items, 'StatefulSet', name).resource;
+        const volume = (
+          sts.spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]
+        ).find((v) => v.name === volumeName);
+        assert.ok(volume?.configMap, `${env}: ${name} mounts its redis.conf`);
+        return byId(r.items, 'ConfigMap', volume.configMap.name).resource.data['redis.conf'] as string;
+      };
+      assert.equal(conf('redis-cache'), shipped('databases/redis-cache/redis.conf'), `${env}: redis-cache`);
+      assert.match(conf('redis-cache'), /^maxmemory-policy allkeys-lru$/m);
+      assert.match(conf('redis-cache'), /^maxmemory \d+mb$/m);
+      const tokens = conf('redis', env === 'production' ? 'scripts' : 'config');
+      assert.equal(
+        tokens,
+        shipped(env === 'production' ? 'databases/redis-ha/redis.conf' : 'databases/redis/redis.conf'),
+      );
+      assert.match(tokens, /^maxmemory-policy noeviction$/m);
+      assert.match(tokens, /^maxmemory \d+mb$/m);
+    }
   });
 
   test('the image owner appears only in the overlays images: entries', () => {
@@ -409,6 +480,8 @@ describe('render', () => {
         'user-service -> redis:6379/TCP',
         'user-service -> rabbitmq:5672/TCP',
         'product-service -> mongodb:27017/TCP',
+        // The product cache is its own Redis (allkeys-lru) in every environment.
+        'product-service -> redis-cache:6379/TCP',
         'product-service -> rabbitmq:5672/TCP',
         'order-service -> postgresql:5432/TCP',
         'order-service -> product-service:8080/TCP',
@@ -423,14 +496,14 @@ describe('render', () => {
         'mongodb-init -> mongodb:27017/TCP',
         'rabbitmq-definitions -> rabbitmq:15672/TCP',
         ...(target.endsWith('dev')
-          ? ['postgresql-seed -> postgresql:5432/TCP', 'product-service -> redis:6379/TCP']
+          ? ['postgresql-seed -> postgresql:5432/TCP']
           : [
               // production's HA datastores: Sentinel clients, the disposable product cache,
               // replication and clustering between members, the operators, the exporters, and
               // HTTPS out of the database and broker pods (Kubernetes API, backup object store).
+              'user-service-admin -> postgresql:5432/TCP',
               'api-gateway -> redis:26379/TCP',
               'user-service -> redis:26379/TCP',
-              'product-service -> redis-cache:6379/TCP',
               'redis -> redis:6379/TCP',
               'redis -> redis:26379/TCP',
               'postgresql -> postgresql:5432/TCP',

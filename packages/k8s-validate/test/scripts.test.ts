@@ -85,11 +85,31 @@ describe('Kubernetes shell scripts', () => {
     assert.equal(product.password, decode(get('mongodb-credentials'), 'PRODUCT_SERVICE_DB_PASSWORD'));
     assert.equal(product.searchParams.get('replicaSet'), 'rs0');
     const rabbit = get('rabbitmq-credentials');
-    const amqp = new URL(decode(get('order-service-secrets'), 'AMQP_URL'));
-    assert.equal(amqp.password, decode(rabbit, 'RABBITMQ_PASSWORD'));
-    assert.match(decode(rabbit, '20-credentials.conf'), new RegExp(`default_pass = ${amqp.password}\\n`));
-    const redis = new URL(decode(get('api-gateway-secrets'), 'REDIS_URL'));
-    assert.equal(redis.password, decode(get('redis-credentials'), 'REDIS_PASSWORD'));
+    assert.match(
+      decode(rabbit, '20-credentials.conf'),
+      new RegExp(`default_pass = ${decode(rabbit, 'RABBITMQ_PASSWORD')}\\n`),
+    );
+    // Each service connects as its own RabbitMQ user (never the administrator of the Job).
+    for (const svc of ['user-service', 'product-service', 'order-service', 'notification-service']) {
+      const amqp = new URL(decode(get(`${svc}-secrets`), 'AMQP_URL'));
+      assert.equal(decodeURIComponent(amqp.username), svc);
+      assert.equal(amqp.password, decode(rabbit, `${svc.toUpperCase().replace(/-/g, '_')}_AMQP_PASSWORD`));
+      assert.notEqual(amqp.password, decode(rabbit, 'RABBITMQ_PASSWORD'));
+    }
+    // The gateway and user-service as their own Redis ACL users; product-service's cache with the
+    // default user of redis-cache.
+    const redisCreds = get('redis-credentials');
+    for (const [svc, key] of [
+      ['api-gateway', 'API_GATEWAY_REDIS_PASSWORD'],
+      ['user-service', 'USER_SERVICE_REDIS_PASSWORD'],
+    ] as const) {
+      const redis = new URL(decode(get(`${svc}-secrets`), 'REDIS_URL'));
+      assert.deepEqual([redis.username, redis.password], [svc, decode(redisCreds, key)]);
+    }
+    assert.equal(
+      new URL(decode(get('product-service-secrets'), 'REDIS_URL')).password,
+      decode(redisCreds, 'REDIS_PASSWORD'),
+    );
     assert.ok(decode(get('mongodb-credentials'), 'keyfile').length >= 6 * 100);
     // The gateway's public key is the one of user-service's signing key.
     const privateKey = createPrivateKey(decode(get('user-service-secrets'), 'JWT_PRIVATE_KEY'));
@@ -98,6 +118,20 @@ describe('Kubernetes shell scripts', () => {
       createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
       decode(get('api-gateway-secrets'), 'JWT_PUBLIC_KEY').trim(),
     );
+    // product-service verifies /internal calls with the public half of order-service's own
+    // service-token key, which is another key than the access tokens' and only order-service has.
+    const serviceKey = createPrivateKey(decode(get('order-service-secrets'), 'JWT_SERVICE_PRIVATE_KEY'));
+    assert.equal(serviceKey.asymmetricKeyType, 'ed25519');
+    assert.equal(
+      createPublicKey(serviceKey).export({ type: 'spki', format: 'pem' }).toString().trim(),
+      decode(get('product-service-secrets'), 'JWT_SERVICE_PUBLIC_KEY').trim(),
+    );
+    assert.notEqual(
+      decode(get('product-service-secrets'), 'JWT_SERVICE_PUBLIC_KEY').trim(),
+      decode(get('product-service-secrets'), 'JWT_PUBLIC_KEY').trim(),
+    );
+    for (const [name, s] of secrets)
+      if (name !== 'order-service-secrets') assert.ok(!('JWT_SERVICE_PRIVATE_KEY' in (s.data ?? {})), name);
   });
 
   test('create-secrets.sh in production: PostgreSQL through postgresql-rw, the product cache in redis-cache', () => {
@@ -106,6 +140,14 @@ describe('Kubernetes shell scripts', () => {
     for (const s of ['user-service-secrets', 'order-service-secrets', 'notification-service-secrets'])
       assert.equal(new URL(decode(get(s), 'DATABASE_URL')).hostname, 'postgresql-rw');
     assert.equal(new URL(decode(get('product-service-secrets'), 'REDIS_URL')).hostname, 'redis-cache');
+    // dev and staging too: the cache never shares the Redis of tokens and limits (issue 15, finding 2).
+    const dev = dryRunSecrets('mdp-dev');
+    assert.equal(
+      new URL(decode(dev.get('product-service-secrets') as Resource, 'REDIS_URL')).hostname,
+      'redis-cache',
+    );
+    assert.equal(new URL(decode(dev.get('user-service-secrets') as Resource, 'REDIS_URL')).hostname, 'redis');
+    assert.equal(new URL(decode(dev.get('api-gateway-secrets') as Resource, 'REDIS_URL')).hostname, 'redis');
     assert.equal(new URL(decode(get('user-service-secrets'), 'REDIS_URL')).hostname, 'redis');
     // Flagsmith's API reaches its own database with the password that database starts with.
     const flagsmith = get('flagsmith-credentials');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it, mock } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { SignJWT } from 'jose';
@@ -8,7 +8,9 @@ import {
   bearerToken,
   generateSigningKeys,
   InvalidTokenError,
+  importPrivateKey,
   importPublicKey,
+  keyIdOf,
   MAX_ACCESS_TOKEN_TTL_SECONDS,
   requireRole,
   signAccessToken,
@@ -75,6 +77,8 @@ describe('verifyAccessToken', () => {
     assert.deepEqual(JSON.parse(Buffer.from(header ?? '', 'base64url').toString()), {
       alg: 'EdDSA',
       typ: 'at+jwt',
+      // RFC 7638 thumbprint of the signing key's public half.
+      kid: await keyIdOf(createPublicKey(keys.publicKey)),
     });
   });
 
@@ -303,5 +307,47 @@ describe('authenticate / requireRole in a Fastify app', () => {
     assert.deepEqual(r2.json(), { id: 'a', role: 'admin' });
     const r3 = await app.inject({ url: '/no-auth-admin' });
     assert.equal(r3.statusCode, 401);
+  });
+});
+
+describe('key rotation: kid and a key set', () => {
+  it('signs with a kid; a verifier holding the old and the new key accepts both, then only the new one', async () => {
+    const old = await signAccessToken({ id: 'u-old', role: 'customer' }, keys.privateKey);
+    const fresh = await signAccessToken({ id: 'u-new', role: 'customer' }, other.privateKey);
+    const kidOf = (t: string) =>
+      JSON.parse(Buffer.from(t.split('.')[0] as string, 'base64url').toString()).kid;
+    assert.match(kidOf(old.token), /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(kidOf(old.token), kidOf(fresh.token));
+    // During the rotation JWT_PUBLIC_KEY holds both PEMs (new first, old after).
+    const both = `${other.publicKey.trim()}\n${keys.publicKey.trim()}`;
+    assert.equal((await verifyAccessToken(old.token, both)).sub, 'u-old');
+    assert.equal((await verifyAccessToken(fresh.token, both)).sub, 'u-new');
+    // The old key removed: its tokens are refused, nobody else is signed out.
+    await rejectsWith(verifyAccessToken(old.token, other.publicKey), 'invalid');
+    assert.equal((await verifyAccessToken(fresh.token, other.publicKey)).sub, 'u-new');
+  });
+
+  it('a kid of no key in the set is refused; a token without kid is tried against each key', async () => {
+    const both = `${other.publicKey.trim()}\n${keys.publicKey.trim()}`;
+    const unknown = await new SignJWT({ role: 'customer' })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'not-a-key-of-ours' })
+      .setSubject('u-x')
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setJti('j-kid')
+      .sign(await importPrivateKey(keys.privateKey));
+    await rejectsWith(verifyAccessToken(unknown, both), 'invalid');
+    const noKid = await new SignJWT({ role: 'customer' })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' })
+      .setSubject('u-y')
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setJti('j-nokid')
+      .sign(await importPrivateKey(keys.privateKey));
+    assert.equal((await verifyAccessToken(noKid, both)).sub, 'u-y');
   });
 });

@@ -7,9 +7,11 @@
  * confusion (an HS256 token "signed" with the public key as an HMAC secret, an RS256 token...)
  * are refused by jose before any signature check; the key itself must be an Ed25519 SPKI key.
  */
-import { randomUUID, type webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomUUID, type webcrypto } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
   exportPKCS8,
   exportSPKI,
   generateKeyPair,
@@ -97,7 +99,44 @@ export function importPrivateKey(pem: string): Promise<CryptoKey> {
   return importPKCS8(pem, TOKEN_ALGORITHM);
 }
 
-const asPublicKey = (k: PublicKeyInput) => (typeof k === 'string' ? importPublicKey(k) : Promise.resolve(k));
+/** The PEM blocks of a key set: one or more SPKI PEMs one after the other (key rotation). */
+export function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----/g) ?? [];
+}
+
+/** A key's id (`kid`): its RFC 7638 JWK thumbprint, the same on every side that holds the key. */
+export function keyIdOf(key: KeyObject): Promise<string> {
+  const { kty, crv, x } = key.export({ format: 'jwk' });
+  return calculateJwkThumbprint({ kty, crv, x } as { kty: string; crv: string; x: string });
+}
+
+interface VerificationKey {
+  kid?: string;
+  key: CryptoKey;
+}
+const keySets = new Map<string, Promise<VerificationKey[]>>();
+
+/**
+ * The verification keys of `publicKey`: a PEM string holding one key or several (while a key is
+ * rotated, JWT_PUBLIC_KEY holds the new and the old one), each with its kid; or one CryptoKey.
+ */
+function verificationKeys(publicKey: PublicKeyInput): Promise<VerificationKey[]> {
+  if (typeof publicKey !== 'string') return Promise.resolve([{ key: publicKey }]);
+  let set = keySets.get(publicKey);
+  if (!set) {
+    const blocks = pemBlocks(publicKey);
+    set = Promise.all(
+      (blocks.length ? blocks : [publicKey]).map(async (pem) => ({
+        kid: await keyIdOf(createPublicKey(pem)),
+        key: await importPublicKey(pem),
+      })),
+    );
+    keySets.set(publicKey, set);
+    set.catch(() => keySets.delete(publicKey));
+  }
+  return set;
+}
+const asPublicKey = (k: PublicKeyInput) => verificationKeys(k);
 
 /** A fresh Ed25519 key pair as PEM strings (tests generate one per suite; `npm start` one per machine). */
 export async function generateSigningKeys(): Promise<{ privateKey: string; publicKey: string }> {
@@ -112,6 +151,9 @@ export async function signAccessToken(
   opts: { ttlSeconds?: number; now?: number } = {},
 ): Promise<{ token: string; claims: AccessTokenClaims }> {
   const key = typeof privateKey === 'string' ? await importPrivateKey(privateKey) : privateKey;
+  // The kid names the signing key, so verifiers holding several (rotation) pick the right one.
+  const kid =
+    typeof privateKey === 'string' ? await keyIdOf(createPublicKey(createPrivateKey(privateKey))) : undefined;
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const ttl = opts.ttlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   if (!(ttl > 0 && ttl <= MAX_ACCESS_TOKEN_TTL_SECONDS))
@@ -119,7 +161,7 @@ export async function signAccessToken(
   const exp = iat + ttl;
   const jti = randomUUID();
   const token = await new SignJWT({ role: user.role })
-    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE })
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: TOKEN_TYPE, ...(kid ? { kid } : {}) })
     .setSubject(user.id)
     .setIssuer(TOKEN_ISSUER)
     .setAudience(TOKEN_AUDIENCE)
@@ -139,51 +181,62 @@ export async function verifyAccessToken(
   token: string,
   publicKey: PublicKeyInput,
 ): Promise<AccessTokenClaims> {
-  const key = await asPublicKey(publicKey);
-  const verified = verifiedTokens(key);
+  const keys = await asPublicKey(publicKey);
+  // One cache per key set: the set of a PEM string is one array (verificationKeys keeps it); a
+  // CryptoKey given directly is its own.
+  const verified = verifiedTokens(typeof publicKey === 'string' ? keys : publicKey);
   const known = verified.get(token);
-  // A token this key already accepted, still within its lifetime: the same claims again. The
+  // A token this key set already accepted, still within its lifetime: the same claims again. The
   // signature, typ, issuer, audience and claim checks cannot change for the same bytes; expiry
   // is the only check that depends on the clock, and it is checked again here.
   if (known && Date.now() < (known.exp + CLOCK_TOLERANCE_SECONDS) * 1000) return known;
-  const claims = await verifyUncached(token, key);
+  const claims = await verifyUncached(token, keys);
   const ttl = (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1000 - Date.now();
   if (ttl > 0) verified.set(token, Object.freeze(claims), { ttl });
   return claims;
 }
 
 /**
- * Tokens each key verified, kept until their expiry. A service sees the same token on every
+ * Tokens each key set verified, kept until their expiry. A service sees the same token on every
  * request of a session, and the Ed25519 check (WebCrypto) was the largest single cost of a
  * request at the gateway (docs/performance.md). Only successes are kept; bounded in entries.
  */
-const verifiedByKey = new WeakMap<CryptoKey, LRUCache<string, AccessTokenClaims>>();
+const verifiedByKeys = new WeakMap<object, LRUCache<string, AccessTokenClaims>>();
 const VERIFIED_TOKENS_MAX = 10_000;
-function verifiedTokens(key: CryptoKey): LRUCache<string, AccessTokenClaims> {
-  let cache = verifiedByKey.get(key);
+function verifiedTokens(keys: object): LRUCache<string, AccessTokenClaims> {
+  let cache = verifiedByKeys.get(keys);
   if (!cache) {
     cache = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_TOKENS_MAX });
-    verifiedByKey.set(key, cache);
+    verifiedByKeys.set(keys, cache);
   }
   return cache;
 }
 
-async function verifyUncached(token: string, key: CryptoKey): Promise<AccessTokenClaims> {
-  let payload: Record<string, unknown>;
+async function verifyUncached(token: string, keys: VerificationKey[]): Promise<AccessTokenClaims> {
+  let kid: unknown;
   try {
-    ({ payload } = await jwtVerify(token, key, {
-      algorithms: [...ALLOWED_ALGORITHMS],
-      issuer: TOKEN_ISSUER,
-      audience: TOKEN_AUDIENCE,
-      requiredClaims: ['sub', 'iat', 'exp', 'jti'],
-      typ: TOKEN_TYPE,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    }));
-  } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new InvalidTokenError('expired', 'access token expired');
-    if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid)
-      throw new InvalidTokenError('malformed', 'malformed access token');
-    throw new InvalidTokenError('invalid', 'invalid access token');
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    throw new InvalidTokenError('malformed', 'malformed access token');
+  }
+  // A kid picks its key; a token without one (signed before kids) is tried against each key.
+  const candidates = kid === undefined ? keys : keys.filter((k) => k.kid === kid || k.kid === undefined);
+  if (candidates.length === 0)
+    throw new InvalidTokenError('invalid', 'access token signed by an unknown key');
+  let payload: Record<string, unknown> = {};
+  for (const [i, { key }] of candidates.entries()) {
+    try {
+      ({ payload } = await verifyWith(token, key));
+      break;
+    } catch (err) {
+      if (i === candidates.length - 1 || !(err instanceof joseErrors.JWSSignatureVerificationFailed)) {
+        if (err instanceof joseErrors.JWTExpired)
+          throw new InvalidTokenError('expired', 'access token expired');
+        if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid)
+          throw new InvalidTokenError('malformed', 'malformed access token');
+        throw new InvalidTokenError('invalid', 'invalid access token');
+      }
+    }
   }
   const { sub, role, iat, exp, jti } = payload;
   if ((exp as number) - (iat as number) > MAX_ACCESS_TOKEN_TTL_SECONDS)
@@ -191,6 +244,17 @@ async function verifyUncached(token: string, key: CryptoKey): Promise<AccessToke
   if (typeof sub !== 'string' || sub === '' || typeof jti !== 'string' || !ROLES.includes(role as Role))
     throw new InvalidTokenError('invalid', 'invalid access token');
   return { sub, role: role as Role, iat: iat as number, exp: exp as number, jti };
+}
+
+function verifyWith(token: string, key: CryptoKey) {
+  return jwtVerify(token, key, {
+    algorithms: [...ALLOWED_ALGORITHMS],
+    issuer: TOKEN_ISSUER,
+    audience: TOKEN_AUDIENCE,
+    requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+    typ: TOKEN_TYPE,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+  });
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
@@ -224,7 +288,8 @@ export function authenticate(publicKey: PublicKeyInput) {
         throw header
           ? new InvalidTokenError('malformed', 'malformed Authorization header')
           : new InvalidTokenError('missing', 'authentication required');
-      const claims = await verifyAccessToken(token, await key);
+      await key;
+      const claims = await verifyAccessToken(token, publicKey);
       request.user = { id: claims.sub, role: claims.role };
     } catch (err) {
       if (err instanceof InvalidTokenError) {
@@ -244,7 +309,8 @@ export function identify(publicKey: PublicKeyInput) {
     const token = bearerToken(request.headers.authorization);
     if (!token) return;
     try {
-      const claims = await verifyAccessToken(token, await key);
+      await key;
+      const claims = await verifyAccessToken(token, publicKey);
       request.user = { id: claims.sub, role: claims.role };
     } catch (err) {
       if (!(err instanceof InvalidTokenError)) throw err;

@@ -116,3 +116,17 @@ test('Redis behind Sentinel: REDIS_SENTINELS parses into addresses, a bad list n
     /config error: REDIS_SENTINELS must be a comma-separated list of host:port/,
   );
 });
+
+test('a PUBLIC KEY setting takes a key set (rotation): every block must be an Ed25519 key', () => {
+  const schema = serviceConfig(8081, { JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519') });
+  const ed = () =>
+    generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const set = `${ed()}${ed()}`;
+  assert.equal(parseConfig(schema, { JWT_PUBLIC_KEY: set }).JWT_PUBLIC_KEY, set.trim());
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+    type: 'spki',
+    format: 'pem',
+  });
+  assert.throws(() => parseConfig(schema, { JWT_PUBLIC_KEY: `${ed()}${rsa}` }), /JWT_PUBLIC_KEY/);
+  assert.throws(() => parseConfig(schema, { JWT_PUBLIC_KEY: `${ed()}garbage${ed()}` }), /JWT_PUBLIC_KEY/);
+});

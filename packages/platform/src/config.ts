@@ -123,7 +123,9 @@ export const redisFailoverShape = () => ({
 /**
  * A PEM key in an environment variable, also accepted with literal `\n` (as some secret stores
  * give it). The key must parse (node:crypto), and be of `keyType` when given: a bad key stops the
- * process at start with one line, not a 500 on every request that needs it.
+ * process at start with one line, not a 500 on every request that needs it. A PUBLIC KEY setting
+ * may hold several PEM blocks one after the other: a key set, so that a signing key can rotate
+ * (verifiers accept the old and the new key until the old one's tokens have expired).
  *   JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519')
  */
 export const pem = (label: 'PUBLIC KEY' | 'PRIVATE KEY', keyType?: 'ed25519') =>
@@ -136,16 +138,25 @@ export const pem = (label: 'PUBLIC KEY' | 'PRIVATE KEY', keyType?: 'ed25519') =>
         ctx.addIssue({ code: 'custom', message: `must be ${what}` });
         return;
       }
-      try {
-        const key = label === 'PUBLIC KEY' ? createPublicKey(v) : createPrivateKey(v);
-        if (keyType && key.asymmetricKeyType !== keyType)
-          ctx.addIssue({
-            code: 'custom',
-            message: `must be ${what} (it holds a ${key.asymmetricKeyType} key)`,
-          });
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `must be ${what} (it does not parse as a key)` });
+      const blocks =
+        label === 'PUBLIC KEY'
+          ? (v.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [])
+          : [v];
+      if (label === 'PUBLIC KEY' && blocks.join('').replace(/\s/g, '') !== v.replace(/\s/g, '')) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} (or several, one after the other)` });
+        return;
       }
+      for (const block of blocks)
+        try {
+          const key = label === 'PUBLIC KEY' ? createPublicKey(block) : createPrivateKey(block);
+          if (keyType && key.asymmetricKeyType !== keyType)
+            ctx.addIssue({
+              code: 'custom',
+              message: `must be ${what} (it holds a ${key.asymmetricKeyType} key)`,
+            });
+        } catch {
+          ctx.addIssue({ code: 'custom', message: `must be ${what} (it does not parse as a key)` });
+        }
     });
 
 /** This machine's datastores and services, for a service's `localDefaults` (never used in production). */

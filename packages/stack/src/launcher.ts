@@ -16,18 +16,32 @@ export interface Resources {
   database(name: string): string;
   redisUrl: string;
   amqpUrl: string;
-  keys: { JWT_PRIVATE_KEY: string; JWT_PUBLIC_KEY: string };
+  keys: {
+    JWT_PRIVATE_KEY: string;
+    JWT_PUBLIC_KEY: string;
+    /** order-service's service-token pair (it signs, product-service verifies /internal calls). */
+    JWT_SERVICE_PRIVATE_KEY: string;
+    JWT_SERVICE_PUBLIC_KEY: string;
+  };
   /** Where a service listens, as seen by the others. */
   urlOf(service: string): string;
 }
 
-/** A fresh Ed25519 key pair for access tokens (user-service signs, the others verify). */
+/**
+ * Fresh Ed25519 key pairs: access tokens (user-service signs, the others verify) and service
+ * tokens (order-service signs, product-service verifies).
+ */
 export function signingKeys(): Resources['keys'] {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  const pair = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    return [
+      privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ] as const;
   };
+  const [JWT_PRIVATE_KEY, JWT_PUBLIC_KEY] = pair();
+  const [JWT_SERVICE_PRIVATE_KEY, JWT_SERVICE_PUBLIC_KEY] = pair();
+  return { JWT_PRIVATE_KEY, JWT_PUBLIC_KEY, JWT_SERVICE_PRIVATE_KEY, JWT_SERVICE_PUBLIC_KEY };
 }
 
 /**
@@ -43,6 +57,8 @@ export function connectionEnv(entry: ServiceEntry, res: Resources): Record<strin
   for (const callee of entry.needs.services) env[serviceUrlSetting(callee)] = res.urlOf(callee);
   if (entry.needs.signsTokens) env.JWT_PRIVATE_KEY = res.keys.JWT_PRIVATE_KEY;
   if (entry.needs.verifiesTokens) env.JWT_PUBLIC_KEY = res.keys.JWT_PUBLIC_KEY;
+  if (entry.needs.signsServiceTokens) env.JWT_SERVICE_PRIVATE_KEY = res.keys.JWT_SERVICE_PRIVATE_KEY;
+  if (entry.needs.verifiesServiceTokens) env.JWT_SERVICE_PUBLIC_KEY = res.keys.JWT_SERVICE_PUBLIC_KEY;
   try {
     parseConfig(entry.definition.config, { ...env, NODE_ENV: 'production' });
   } catch (err) {

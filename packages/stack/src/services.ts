@@ -8,6 +8,7 @@
  *   REDIS_URL → Redis            AMQP_URL → RabbitMQ
  *   <NAME>_SERVICE_URL → calls <name>-service (the launcher gives its URL)
  *   JWT_PRIVATE_KEY → signs access tokens    JWT_PUBLIC_KEY → verifies them
+ *   JWT_SERVICE_PRIVATE_KEY → signs service tokens    JWT_SERVICE_PUBLIC_KEY → verifies them (/internal)
  *
  * `npm start` (scripts/start.ts), the end-to-end stack (./processes.ts), the container stack
  * (tests/containers/stack.ts) and the benchmarks (through those) all use this table; a test
@@ -43,6 +44,8 @@ export interface ServiceEntry {
     services: string[];
     signsTokens: boolean;
     verifiesTokens: boolean;
+    signsServiceTokens: boolean;
+    verifiesServiceTokens: boolean;
   };
   /** Every setting the service's schema knows. */
   settings: string[];
@@ -94,6 +97,8 @@ export async function describeService(name: string): Promise<ServiceEntry> {
         .map((n) => `${n.toLowerCase().replace(/_/g, '-')}-service`),
       signsTokens: has('JWT_PRIVATE_KEY'),
       verifiesTokens: has('JWT_PUBLIC_KEY'),
+      signsServiceTokens: has('JWT_SERVICE_PRIVATE_KEY'),
+      verifiesServiceTokens: has('JWT_SERVICE_PUBLIC_KEY'),
     },
     settings,
     definition: def,

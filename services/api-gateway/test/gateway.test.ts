@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKeys, signAccessToken } from '@mdp/platform/auth';
-import { eventually } from '@mdp/platform/testing';
+import { eventually, rawHttp } from '@mdp/platform/testing';
 import { startUserService, type UserServiceHarness } from '@mdp/user-service/testing';
 import {
   deadUrl,
@@ -345,6 +345,47 @@ describe('api-gateway in front of the real user-service and a catalog upstream',
     const traversal = await gw.app.inject({ url: '/api/products/..%2finternal%2fsecret' });
     assert.ok(traversal.statusCode >= 400 && traversal.statusCode < 500, `got ${traversal.statusCode}`);
     assert.ok(!catalog.seen.some((s) => s.url.startsWith('/internal')));
+  });
+
+  it('never forwards /internal: dot segments, encoded dots and slashes, doubled slashes, over raw HTTP too', async () => {
+    const targets = [
+      '/api/products/../internal/reservations',
+      '/api/products/%2e%2e/internal/reservations',
+      '/api/products/%2E%2E/internal/reservations',
+      '/api/products/.%2e/internal/reservations',
+      '/api/products/x/../../internal/reservations',
+      '/api/products/%2e%2e%2finternal%2freservations',
+      '/api/products/..%5cinternal%5creservations',
+      '/api/products/..;/internal/reservations',
+      '/api/orders/../products/../internal/reservations',
+      '/api//internal/reservations',
+      '/api/products/./../internal/reservations',
+      '/api/products/%252e%252e/internal/reservations',
+    ];
+    const before = catalog.arrived.length;
+    for (const target of targets)
+      for (const method of ['GET', 'POST']) {
+        const res = await gw.app.inject({
+          method,
+          url: target,
+          headers: bearer(adminToken),
+          payload: method === 'POST' ? {} : undefined,
+        });
+        assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${method} ${target}: ${res.statusCode}`);
+      }
+    // Raw request targets, exactly as written (no client-side URL normalisation).
+    const url = await listen(gw.app);
+    const port = Number(new URL(url).port);
+    for (const target of targets) {
+      const raw = await rawHttp(
+        port,
+        `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+      );
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]);
+      assert.ok(status >= 400 && status < 500, `raw POST ${target}: ${raw.split('\r\n')[0]}`);
+    }
+    // Nothing of these reached the upstream at all, not even as a 404 there.
+    assert.deepEqual(catalog.arrived.slice(before), []);
   });
 
   it('sets security headers and answers CORS only for configured origins', async () => {

@@ -60,6 +60,11 @@ export async function startCatalogUpstream(publicKey: string) {
       body: request.body,
     });
   });
+  // Every request target that arrived, routed or not (a 404 upstream still means it got through).
+  const arrived: string[] = [];
+  app.addHook('onRequest', async (request) => {
+    arrived.push(request.raw.url ?? '');
+  });
   const Product = Type.Object({ id: Type.String(), name: Type.String() });
   app.get(
     '/products',
@@ -109,7 +114,7 @@ export async function startCatalogUpstream(publicKey: string) {
   );
   app.get('/internal/secret', { schema: {} }, async () => ({ secret: true }));
   const url = await listen(app);
-  return { app, url, seen, slow };
+  return { app, url, seen, arrived, slow };
 }
 
 export interface GatewayHarness {

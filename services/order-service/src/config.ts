@@ -20,6 +20,8 @@ export const definition = defineService({
     PRODUCT_SERVICE_URL: httpUrl(),
     /** SPKI PEM of user-service's Ed25519 key. */
     JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519'),
+    /** PKCS8 PEM: signs order-service's service tokens for product-service's /internal (only this service holds it). */
+    JWT_SERVICE_PRIVATE_KEY: pem('PRIVATE KEY', 'ed25519'),
     /** Per attempt of a call to product-service. */
     PRODUCT_SERVICE_TIMEOUT_MS: millis(defaults.PRODUCT_SERVICE_TIMEOUT_MS),
     PRODUCT_SERVICE_RETRIES: z.coerce.number().int().min(0).max(5).default(defaults.PRODUCT_SERVICE_RETRIES),

@@ -1,6 +1,7 @@
 import { jwtRouteAuth } from '@mdp/platform/auth';
 import { startOutbox } from '@mdp/platform/outbox';
 import { runService } from '@mdp/platform/service';
+import { ServiceTokenSigner } from '@mdp/platform/service-tokens';
 import { connectPostgres } from './adapters/postgres.js';
 import { ProductServiceClient } from './adapters/product-service.js';
 import { connectRabbitMq } from './adapters/rabbitmq.js';
@@ -11,8 +12,14 @@ await runService(definition, async (kit) => {
   const { config, lifecycle, logger } = kit;
   const db = connectPostgres(config.DATABASE_URL, config.PG_POOL_MAX);
   const amqp = connectRabbitMq(config.AMQP_URL);
+  const signer = new ServiceTokenSigner({
+    service: definition.name,
+    audience: 'product-service',
+    privateKey: config.JWT_SERVICE_PRIVATE_KEY,
+  });
   const inventory = new ProductServiceClient({
     baseUrl: config.PRODUCT_SERVICE_URL,
+    serviceToken: () => signer.token(),
     logger,
     timeoutMs: config.PRODUCT_SERVICE_TIMEOUT_MS,
     retries: config.PRODUCT_SERVICE_RETRIES,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createAmqp } from '@mdp/platform/amqp';
-import { jwtRouteAuth } from '@mdp/platform/auth';
+import { generateSigningKeys, jwtRouteAuth } from '@mdp/platform/auth';
 import { EVENTS_EXCHANGE, EventPublisher } from '@mdp/platform/events';
 import { initFlags } from '@mdp/platform/flags';
 import { Health } from '@mdp/platform/health';
@@ -16,6 +16,7 @@ import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { enqueueEvent, OutboxRelay } from '@mdp/platform/outbox';
 import { migrate, withTransaction } from '@mdp/platform/postgres';
+import { signServiceToken } from '@mdp/platform/service-tokens';
 import { memoryLogger } from '@mdp/platform/test-support';
 import {
   eventually,
@@ -33,7 +34,7 @@ import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
 import { defaults, definition } from '../src/config.js';
 import { type RunningService, startService, TcpRelay } from './support.js';
-import { tokenKit } from './tokens.js';
+import { serviceKeys, signer, tokenKit } from './tokens.js';
 
 const info = { service: 'order-service', version: 't', commit: 't' };
 const MIGRATIONS_DIR = definition.migrations?.dir as string;
@@ -81,6 +82,7 @@ describe('order-service against a real product-service process, PostgreSQL and R
       REDIS_KEY_PREFIX: redisPrefix.keyPrefix,
       AMQP_URL: vhost.url,
       JWT_PUBLIC_KEY: keys.publicPem,
+      JWT_SERVICE_PUBLIC_KEY: serviceKeys.publicKey,
     });
     await migrate(ordersDb.url, MIGRATIONS_DIR);
     pool = connectPostgres(ordersDb.url, defaults.PG_POOL_MAX);
@@ -121,6 +123,7 @@ describe('order-service against a real product-service process, PostgreSQL and R
       logger,
       timeoutMs: defaults.PRODUCT_SERVICE_TIMEOUT_MS,
       retries: defaults.PRODUCT_SERVICE_RETRIES,
+      serviceToken: () => signer.token(),
     });
     ({ app } = buildApp({
       info,
@@ -198,6 +201,33 @@ describe('order-service against a real product-service process, PostgreSQL and R
       payload: { items } as object,
     });
   const orderCount = async () => Number((await pool.query('SELECT count(*) AS n FROM orders')).rows[0].n);
+
+  test("the real product-service takes /internal only with order-service's service token", async () => {
+    const p = await newProduct(5);
+    const body = JSON.stringify({ orderId: randomUUID(), items: [{ productId: p.id, quantity: 1 }] });
+    const call = (authorization?: string) =>
+      fetch(`${product.url}/internal/reservations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+    // What anything in the cluster that reaches the pod could send: nothing, or a user's token.
+    assert.equal((await call()).status, 401);
+    assert.equal((await call(adminAuth)).status, 401);
+    // A caller signing with another key claims to be order-service in vain.
+    const forged = await signServiceToken({
+      service: 'order-service',
+      audience: 'product-service',
+      privateKey: (await generateSigningKeys()).privateKey,
+    });
+    assert.equal((await call(`Bearer ${forged.token}`)).status, 401);
+    assert.equal(await stockOf(p.id), 5);
+    // order-service's own client, through an order.
+    const res = await place(auth.alice as string, [{ productId: p.id, quantity: 1 }]);
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(await stockOf(p.id), 4);
+  });
 
   test('GET /openapi.json documents the order routes', async () => {
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
@@ -483,6 +513,7 @@ describe('order-service when product-service is down or slow', () => {
       timeoutMs,
       retries: 1,
       breaker: { resetTimeoutMs: 60_000 },
+      serviceToken: async () => 'stand-in',
     });
     const built = buildApp({
       info,

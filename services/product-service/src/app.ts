@@ -1,5 +1,5 @@
 import { amqpCheck } from '@mdp/platform/amqp';
-import type { RouteAuth } from '@mdp/platform/auth';
+import type { AuthHook, RouteAuth } from '@mdp/platform/auth';
 import type { Flags } from '@mdp/platform/flags';
 import { createHttpApp, type HttpApp } from '@mdp/platform/http';
 import type { AppKit } from '@mdp/platform/service';
@@ -22,6 +22,11 @@ export interface AppDeps extends Omit<AppKit, 'flags'> {
   amqp?: AmqpConnectionManager;
   events: CatalogEvents;
   auth: RouteAuth;
+  /**
+   * Guards /internal: a service token of an allowed caller (requireService of
+   * @mdp/platform/service-tokens, audience product-service) or a 401/403.
+   */
+  internalAuth: AuthHook;
   stockLowThreshold?: number;
   cacheTtlSeconds?: number;
   bodyLimit?: number;
@@ -80,7 +85,7 @@ export function buildApp(deps: AppDeps): HttpApp {
     },
     routes: (scope) => {
       productRoutes(scope, { catalog, auth: deps.auth });
-      internalRoutes(scope, { catalog });
+      internalRoutes(scope, { catalog, internalAuth: deps.internalAuth });
     },
   });
 }

@@ -6,6 +6,7 @@ export const defaults = {
   STOCK_LOW_THRESHOLD: 5,
   REDIS_KEY_PREFIX: 'catalog:',
   CACHE_TTL_SECONDS: 60,
+  INTERNAL_ALLOWED_CALLERS: 'order-service',
 } as const;
 
 export const definition = defineService({
@@ -18,6 +19,19 @@ export const definition = defineService({
     AMQP_URL: amqpUrl(),
     /** SPKI PEM of user-service's Ed25519 key: verifies admin tokens. */
     JWT_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519'),
+    /** SPKI PEM of the key that order-service signs its service tokens with: /internal needs one. */
+    JWT_SERVICE_PUBLIC_KEY: pem('PUBLIC KEY', 'ed25519'),
+    /** The services whose service tokens /internal accepts (comma-separated names). */
+    INTERNAL_ALLOWED_CALLERS: z
+      .string()
+      .default(defaults.INTERNAL_ALLOWED_CALLERS)
+      .transform((s) =>
+        s
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]{0,62}$/)).min(1)),
     /** `product.stock_low` when stock drops below this. */
     STOCK_LOW_THRESHOLD: z.coerce.number().int().min(0).max(1_000_000).default(defaults.STOCK_LOW_THRESHOLD),
     /** Prefix of every cache key (tests give each run its own). */

@@ -1,7 +1,7 @@
 import type { Product } from './domain/product.js';
 
 /**
- * The demo catalog. The same products (same ids) are in databases/postgresql/seed.sql and
+ * The demo catalog. The same products (same ids) are in databases/postgresql/demo-seed/seed.sql and
  * databases/mongodb/init.js; test/mongodb-init.test.ts checks that init.js's agree with these
  * (no test compares seed.sql yet).
  */

@@ -1,5 +1,6 @@
 import { jwtRouteAuth } from '@mdp/platform/auth';
 import { runService } from '@mdp/platform/service';
+import { requireService } from '@mdp/platform/service-tokens';
 import { openCatalogDb } from './adapters/catalog-db.js';
 import { BestEffortCatalogEvents, connectRabbitMq } from './adapters/rabbitmq.js';
 import { connectRedis } from './adapters/redis.js';
@@ -23,6 +24,11 @@ await runService(definition, async (kit) => {
     amqp,
     events,
     auth: jwtRouteAuth(config.JWT_PUBLIC_KEY),
+    internalAuth: requireService({
+      publicKey: config.JWT_SERVICE_PUBLIC_KEY,
+      audience: definition.name,
+      allowedCallers: config.INTERNAL_ALLOWED_CALLERS,
+    }),
     stockLowThreshold: config.STOCK_LOW_THRESHOLD,
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
     bodyLimit: config.BODY_LIMIT_BYTES,

@@ -9,6 +9,7 @@ import type { HttpApp } from '@mdp/platform/http';
 import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { createRedis } from '@mdp/platform/redis';
+import { signServiceToken } from '@mdp/platform/service-tokens';
 import {
   eventually,
   TEST_REDIS_URL,
@@ -20,7 +21,7 @@ import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { PostgresProductRepository } from '../src/adapters/postgres.js';
 import { BestEffortCatalogEvents } from '../src/adapters/rabbitmq.js';
 import { buildApp } from '../src/app.js';
-import { migratedCatalog, tokenKit } from './helpers.js';
+import { internalAuth, migratedCatalog, serviceAuth, serviceKeys, tokenKit } from './helpers.js';
 
 const info = { service: 'product-service', version: 't', commit: 't' };
 
@@ -84,6 +85,7 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
       amqp,
       events,
       auth: jwtRouteAuth(keys.publicPem),
+      internalAuth,
       stockLowThreshold: 3,
     });
     await app.ready();
@@ -219,6 +221,7 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     await app.inject({
       method: 'POST',
       url: '/internal/reservations',
+      headers: await serviceAuth(),
       payload: { orderId: randomUUID(), items: [{ productId: q.id, quantity: 4 }] },
     });
     assert.equal((await app.inject({ method: 'GET', url })).json().items[0].stock, 5);
@@ -230,10 +233,11 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
   test('internal reserve/release over HTTP: idempotent, 409 when short, 422 unknown product', async () => {
     const p = (await create(newProduct({ stock: 4, price: { amount: 250, currency: 'EUR' } }))).json();
     const orderId = randomUUID();
-    const reserve = () =>
+    const reserve = async () =>
       app.inject({
         method: 'POST',
         url: '/internal/reservations',
+        headers: await serviceAuth(),
         payload: { orderId, items: [{ productId: p.id, quantity: 3 }] },
       });
     const r1 = await reserve();
@@ -244,6 +248,7 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     const short = await app.inject({
       method: 'POST',
       url: '/internal/reservations',
+      headers: await serviceAuth(),
       payload: { orderId: randomUUID(), items: [{ productId: p.id, quantity: 2 }] },
     });
     assert.equal(short.statusCode, 409);
@@ -251,15 +256,63 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     const unknown = await app.inject({
       method: 'POST',
       url: '/internal/reservations',
+      headers: await serviceAuth(),
       payload: { orderId: randomUUID(), items: [{ productId: randomUUID(), quantity: 1 }] },
     });
     assert.equal(unknown.statusCode, 422);
-    const rel = await app.inject({ method: 'POST', url: `/internal/reservations/${orderId}/release` });
+    const rel = await app.inject({
+      method: 'POST',
+      url: `/internal/reservations/${orderId}/release`,
+      headers: await serviceAuth(),
+    });
     assert.equal(rel.statusCode, 200);
     assert.equal(
-      (await app.inject({ method: 'POST', url: `/internal/reservations/${orderId}/release` })).statusCode,
+      (
+        await app.inject({
+          method: 'POST',
+          url: `/internal/reservations/${orderId}/release`,
+          headers: await serviceAuth(),
+        })
+      ).statusCode,
       200,
     );
+    assert.equal((await app.inject({ method: 'GET', url: `/products/${p.id}` })).json().stock, 4);
+  });
+
+  test('internal calls need a service token of an allowed caller: reaching the pod is not enough', async () => {
+    const p = (await create(newProduct({ stock: 5 }))).json();
+    const reserve = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/internal/reservations',
+        headers,
+        payload: { orderId: randomUUID(), items: [{ productId: p.id, quantity: 1 }] },
+      });
+    const wrongAudience = await signServiceToken({
+      service: 'order-service',
+      audience: 'user-service',
+      privateKey: serviceKeys.privateKey,
+    });
+    const refusals: [string, Record<string, string>, number][] = [
+      ['no credential', {}, 401],
+      ["an admin's access token", { authorization: admin }, 401],
+      ["a customer's access token", { authorization: customer }, 401],
+      ['a service token for another audience', { authorization: `Bearer ${wrongAudience.token}` }, 401],
+      ['a service token of a caller not allowed', await serviceAuth('api-gateway'), 403],
+    ];
+    for (const [what, headers, status] of refusals) {
+      const res = await reserve(headers);
+      assert.equal(res.statusCode, status, `${what}: ${res.body}`);
+      assert.ok(res.json().error.code, what);
+      const release = await app.inject({
+        method: 'POST',
+        url: `/internal/reservations/${randomUUID()}/release`,
+        headers,
+      });
+      assert.equal(release.statusCode, status, `release, ${what}`);
+    }
+    assert.equal((await app.inject({ method: 'GET', url: `/products/${p.id}` })).json().stock, 5);
+    assert.equal((await reserve(await serviceAuth())).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: `/products/${p.id}` })).json().stock, 4);
   });
 
@@ -267,12 +320,14 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     const K = 3;
     const N = 15;
     const p = (await create(newProduct({ stock: K }))).json();
+    const headers = await serviceAuth();
     const codes = await Promise.all(
       Array.from({ length: N }, () =>
         app
           .inject({
             method: 'POST',
             url: '/internal/reservations',
+            headers,
             payload: { orderId: randomUUID(), items: [{ productId: p.id, quantity: 1 }] },
           })
           .then((r) => r.statusCode),
@@ -285,10 +340,11 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
 
   test('product.stock_low is published once when stock crosses the threshold', async () => {
     const p = (await create(newProduct({ stock: 5 }))).json();
-    const take = (n: number) =>
+    const take = async (n: number) =>
       app.inject({
         method: 'POST',
         url: '/internal/reservations',
+        headers: await serviceAuth(),
         payload: { orderId: randomUUID(), items: [{ productId: p.id, quantity: n }] },
       });
     await take(1); // 4: above the threshold of 3
@@ -300,6 +356,7 @@ describe('product-service HTTP API (PostgreSQL store, Redis cache, RabbitMQ even
     await app.inject({
       method: 'POST',
       url: '/internal/reservations',
+      headers: await serviceAuth(),
       payload: { orderId: randomUUID(), items: [{ productId: marker.id, quantity: 1 }] },
     });
     const of = (id: string) =>
@@ -335,6 +392,7 @@ describe('product-service with Redis down', () => {
       redis,
       events: { stockLow: async () => {} },
       auth: jwtRouteAuth(keys.publicPem),
+      internalAuth,
     });
     try {
       const auth = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;

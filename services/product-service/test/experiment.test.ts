@@ -25,7 +25,7 @@ import { eventually, TEST_REDIS_URL, type tempDatabase, tempRedisPrefix } from '
 import { repoRoot, toolPath } from '@mdp/platform/tools';
 import type { PostgresProductRepository } from '../src/adapters/postgres.js';
 import { buildApp } from '../src/app.js';
-import { migratedCatalog, tokenKit } from './helpers.js';
+import { internalAuth, migratedCatalog, serviceAuth, tokenKit } from './helpers.js';
 
 const ROOT = repoRoot();
 const SHIPPED_FLAGS = path.join(ROOT, 'config/flags/flags.json');
@@ -92,6 +92,7 @@ describe('catalog.ranking A/B experiment (shipped flag file, real Redis and Post
       // Stock-low events are not under test here (api.test.ts covers them over RabbitMQ).
       events: { stockLow: async () => {} },
       auth: jwtRouteAuth(keys.publicPem),
+      internalAuth,
     });
     await app.ready();
     const admin = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;
@@ -132,10 +133,11 @@ describe('catalog.ranking A/B experiment (shipped flag file, real Redis and Post
     assert.equal(res.statusCode, 200, res.body);
     return res.json().items as { id: string; stock: number }[];
   };
-  const reserve = (orderId: string, userId?: string) =>
+  const reserve = async (orderId: string, userId?: string) =>
     app.inject({
       method: 'POST',
       url: '/internal/reservations',
+      headers: await serviceAuth(),
       payload: { orderId, items: [{ productId: productIds[1], quantity: 1 }], ...(userId ? { userId } : {}) },
     });
 

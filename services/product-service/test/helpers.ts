@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { generateSigningKeys, type Role, signAccessToken } from '@mdp/platform/auth';
 import { Health } from '@mdp/platform/health';
 import type { HttpApp } from '@mdp/platform/http';
 import { createLogger } from '@mdp/platform/logger';
 import { Metrics } from '@mdp/platform/metrics';
 import { migrate } from '@mdp/platform/postgres';
+import { requireService, signServiceToken } from '@mdp/platform/service-tokens';
 import { tempDatabase } from '@mdp/platform/testing';
 import { PostgresProductRepository } from '../src/adapters/postgres.js';
 import { type AppDeps, buildApp } from '../src/app.js';
@@ -16,6 +17,30 @@ export async function tokenKit() {
   const sign = async (sub: string = randomUUID(), role: Role = 'customer') =>
     (await signAccessToken({ id: sub, role }, privateKey)).token;
   return { publicPem: publicKey, sign };
+}
+
+/** The service-token key pair of this test process (order-service's JWT_SERVICE_* in production). */
+const service = generateKeyPairSync('ed25519');
+export const serviceKeys = {
+  privateKey: service.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  publicKey: service.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+};
+
+/** product-service's guard of /internal as server.ts builds it, on this process's key. */
+export const internalAuth = requireService({
+  publicKey: serviceKeys.publicKey,
+  audience: 'product-service',
+  allowedCallers: ['order-service'],
+});
+
+/** `authorization` for an internal call, as order-service sends it (or as `caller` would). */
+export async function serviceAuth(caller = 'order-service'): Promise<{ authorization: string }> {
+  const { token } = await signServiceToken({
+    service: caller,
+    audience: 'product-service',
+    privateKey: serviceKeys.privateKey,
+  });
+  return { authorization: `Bearer ${token}` };
 }
 
 /** A fresh PostgreSQL catalog database with its migrations applied, and a repository on it. */
@@ -36,6 +61,7 @@ export function quietApp(deps: Pick<AppDeps, 'catalog' | 'redis' | 'auth'> & Par
     metrics: new Metrics({ version: 't', commit: 't' }, { defaultMetrics: false }),
     health: new Health(),
     events: { stockLow: async () => {} },
+    internalAuth,
     ...deps,
   });
 }

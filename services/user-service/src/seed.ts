@@ -2,7 +2,7 @@
  * Seeds user-service's database for `npm start` and dev: one administrator, only when the
  * `users` table is empty (so it never touches real data and can run on every start).
  * Email and password from SEED_ADMIN_EMAIL / SEED_ADMIN_PASSWORD. Without a password, outside
- * production, it loads the users part of databases/postgresql/seed.sql instead (the admin whose
+ * production, it loads the users part of databases/postgresql/demo-seed/seed.sql instead (the admin whose
  * demo password is in .env.example); in production without a password it does nothing.
  *   node --conditions=mdp-source --import tsx services/user-service/src/seed.ts
  */
@@ -42,7 +42,7 @@ export async function seedUsers(
   return (rowCount ?? 0) > 0;
 }
 
-/** The users part of databases/postgresql/seed.sql (between `\connect users` and the next `\connect`). */
+/** The users part of databases/postgresql/demo-seed/seed.sql (between `\connect users` and the next `\connect`). */
 export function usersSeedSql(file: string): string {
   const sql = readFileSync(file, 'utf8');
   const start = sql.indexOf('\\connect users');
@@ -60,7 +60,10 @@ export async function seedUsersFromSql(pool: pg.Pool, file: string): Promise<boo
   return true;
 }
 
-export const SEED_SQL = path.resolve(packageRoot(import.meta.url), '../../databases/postgresql/seed.sql');
+export const SEED_SQL = path.resolve(
+  packageRoot(import.meta.url),
+  '../../databases/postgresql/demo-seed/seed.sql',
+);
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const url = commandSetting(definition, 'DATABASE_URL');

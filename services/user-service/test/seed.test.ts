@@ -22,7 +22,9 @@ describe('seeds', () => {
   it('seed.sql creates admin@mdp.local whose password is the one in .env.example; it is idempotent', async () => {
     const password = setting('SEED_ADMIN_PASSWORD');
     assert.ok(password, '.env.example has no SEED_ADMIN_PASSWORD');
-    assert.ok(!readFileSync(path.join(repo, 'databases/postgresql/seed.sql'), 'utf8').includes(password));
+    assert.ok(
+      !readFileSync(path.join(repo, 'databases/postgresql/demo-seed/seed.sql'), 'utf8').includes(password),
+    );
     assert.equal(await seedUsersFromSql(h.pool, SEED_SQL), true);
     assert.equal(await seedUsersFromSql(h.pool, SEED_SQL), false);
     // The SQL itself is idempotent too (the Kubernetes seed Job runs it on every sync).

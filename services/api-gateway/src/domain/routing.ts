@@ -76,6 +76,30 @@ export function upstreamPath(url: string): string {
 }
 
 /**
+ * True for an upstream path the gateway must not forward: a dot segment (`.`, `..`), an empty
+ * segment (`//`), a backslash or `;` in a segment, or a first segment `internal`, at any depth of
+ * percent-decoding (an upstream or a library on the way may decode once more, and the WHATWG URL
+ * parser resolves `%2e%2e` as `..`). The gateway never forwards /internal, however spelled.
+ */
+export function unsafeUpstreamPath(path: string): boolean {
+  let p = path;
+  for (let depth = 0; depth < 4; depth++) {
+    const segments = p.split(/[/\\]/).slice(1);
+    if (p.includes('\\') || segments[0]?.toLowerCase() === 'internal') return true;
+    if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes(';'))) return true;
+    let next: string;
+    try {
+      next = decodeURIComponent(p);
+    } catch {
+      return true; // malformed escapes
+    }
+    if (next === p) return false;
+    p = next;
+  }
+  return true;
+}
+
+/**
  * Identity headers only the gateway may set. Any a client sends are dropped before the
  * gateway adds its own (x-user-id / x-user-role, informational: services trust the JWT).
  */

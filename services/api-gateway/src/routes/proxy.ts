@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { bearerToken, InvalidTokenError, type PublicKeyInput, verifyAccessToken } from '@mdp/platform/auth';
-import { AppError, forbidden, unauthorized } from '@mdp/platform/errors';
+import { AppError, forbidden, notFound, unauthorized } from '@mdp/platform/errors';
 import type { Flags } from '@mdp/platform/flags';
 import type { HttpApp } from '@mdp/platform/http';
 import { context, propagation } from '@opentelemetry/api';
@@ -12,6 +12,7 @@ import {
   ROUTES,
   type RouteRule,
   type UpstreamName,
+  unsafeUpstreamPath,
   upstreamPath,
 } from '../domain/routing.js';
 import { FLAGS } from '../flags.js';
@@ -179,6 +180,11 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
   });
   const authLimiter = authIpLimiter(app, opts);
   const check = identify(opts.publicKey);
+  // First of all: a path that could resolve to /internal (or anywhere but where it says) upstream.
+  const safePath = async (request: FastifyRequest) => {
+    if (unsafeUpstreamPath(upstreamPath(request.url)))
+      throw notFound(`no route ${request.method} ${request.url.split('?', 1)[0]}`);
+  };
 
   for (const rule of ROUTES) {
     const base = opts.upstreams[rule.upstream];
@@ -189,8 +195,8 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
         config: { featureFlag: rule.featureFlag },
         schema: { hide: true, ...(url.endsWith('*') ? { params: Wildcard } : {}) },
         onRequest: rule.perIpLimit
-          ? [check, limiter, authLimiter, enforce(rule)]
-          : [check, limiter, enforce(rule)],
+          ? [safePath, check, limiter, authLimiter, enforce(rule)]
+          : [safePath, check, limiter, enforce(rule)],
         handler(request, reply) {
           return reply.from(`${base}${upstreamPath(request.url)}`, {
             timeout: opts.timeoutMs,

@@ -39,6 +39,11 @@ export interface ProductClientOptions {
   /** Extra attempts for idempotent calls (reserve and release are, per order id; PRODUCT_SERVICE_RETRIES). */
   retries: number;
   breaker?: { resetTimeoutMs?: number; errorThresholdPercentage?: number; volumeThreshold?: number };
+  /**
+   * The service credential of each call (a ServiceTokenSigner of @mdp/platform/service-tokens:
+   * order-service's short-lived token for audience product-service).
+   */
+  serviceToken: () => Promise<string>;
 }
 
 /**
@@ -75,7 +80,10 @@ export class ProductServiceClient implements Inventory {
     const res = await request(new URL(path, this.opts.baseUrl), {
       method: 'POST',
       dispatcher: this.agent,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${await this.opts.serviceToken()}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
@@ -83,6 +91,9 @@ export class ProductServiceClient implements Inventory {
     const json: unknown = text ? JSON.parse(text) : {};
     if (res.statusCode >= 200 && res.statusCode < 300) return json;
     const error = asReservationError(json);
+    // The credential refused is this service's fault, not the order's: a failure, not a refusal.
+    if (res.statusCode === 401 || res.statusCode === 403)
+      throw new Error(`product-service refused order-service's service token (${res.statusCode})`);
     if (res.statusCode >= 400 && res.statusCode < 500)
       throw new RefusedResponse(
         res.statusCode,
