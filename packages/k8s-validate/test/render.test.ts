@@ -380,7 +380,13 @@ describe('render', () => {
       assert.equal(released.length, 5, env);
       assert.deepEqual(
         migrations.map((m) => m.resource.metadata.name).sort(),
-        ['notification-service-migrate', 'order-service-migrate', 'user-service-migrate'],
+        [
+          // Production's Flagsmith migrates its own database the same way.
+          ...(env === 'production' ? ['flagsmith-migrate'] : []),
+          'notification-service-migrate',
+          'order-service-migrate',
+          'user-service-migrate',
+        ],
         env,
       );
       const firstRelease = Math.min(...[...rollouts, ...released].map(wave));
