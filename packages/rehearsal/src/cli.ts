@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run rehearse -- <scenario>|all [--json] [--scale S] [--rate R] [--verbose]
+ * npm run rehearse -- <scenario>|all [--json] [--scale S] [--rate R] [--scrape SECONDS] [--verbose]
  *
  * Starts the environment (local cluster, Argo Rollouts controller, Prometheus, HAProxy, the
  * services), runs the scenario(s), prints the table of each and, with --json, one JSON line per
@@ -10,12 +10,12 @@
  */
 import { parseArgs } from 'node:util';
 import { startEnvironment } from './environment.js';
-import { rehearse } from './rehearse.js';
+import { DEFAULT_RATE, rehearse } from './rehearse.js';
 import { table } from './report.js';
 import { SCENARIO_NAMES, SCENARIOS } from './scenarios.js';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const usage = `usage: npm run rehearse -- <${SCENARIO_NAMES.join('|')}|all> [--json] [--scale S] [--rate R] [--verbose]`;
+const usage = `usage: npm run rehearse -- <${SCENARIO_NAMES.join('|')}|all> [--json] [--scale S] [--rate R] [--scrape SECONDS] [--verbose]`;
 
 let parsed: ReturnType<
   typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean' }>; allowPositionals: true }>
@@ -27,6 +27,7 @@ try {
       json: { type: 'boolean' },
       scale: { type: 'string' },
       rate: { type: 'string' },
+      scrape: { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -42,7 +43,7 @@ if (values.help) {
 }
 const names = positionals[0] === 'all' ? SCENARIO_NAMES : positionals;
 const scale = Number(values.scale ?? '0.2');
-const rate = Number(values.rate ?? '20');
+const rate = Number(values.rate ?? String(DEFAULT_RATE));
 if (!names.length || names.some((n) => !SCENARIOS[n]) || !(scale > 0 && scale <= 1) || !(rate > 0)) {
   process.stderr.write(`${usage}\n`);
   process.exit(2);
@@ -51,7 +52,11 @@ if (!names.length || names.some((n) => !SCENARIOS[n]) || !(scale > 0 && scale <=
 const log = values.verbose ? (l: string) => say(l) : () => {};
 const started = performance.now();
 say(`rehearse: starting the environment (durations x${scale}, load ${rate} req/s)`);
-const env = await startEnvironment({ scale, log: (l) => say(`rehearse: ${l}`) });
+const env = await startEnvironment({
+  scale,
+  ...(values.scrape ? { scrapeSeconds: Number(values.scrape) } : {}),
+  log: (l) => say(`rehearse: ${l}`),
+});
 let stopping = false;
 const shutdown = async () => {
   if (stopping) return;

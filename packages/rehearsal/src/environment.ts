@@ -61,9 +61,9 @@ export interface Environment {
   haproxy: HAProxy;
   gateway: string;
   smokeGateway: string;
-  ports: Record<Released, { v1: number; v2: number }>;
+  ports: Record<Released, { v1: number }>;
   /** Starts the new build of `service` with these flag variants; resolves when it is ready. */
-  startV2(service: Released, flags: Record<string, string>): Promise<{ stop(): Promise<void> }>;
+  startV2(service: Released, flags: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }>;
   output(name: string): string;
   stop(): Promise<void>;
 }
@@ -94,6 +94,8 @@ function flagFile(dir: string, name: string, flags: Record<string, string>): str
 
 export async function startEnvironment(opts: {
   scale: number;
+  /** Prometheus' scrape interval (default: the PodMonitor's × scale). */
+  scrapeSeconds?: number;
   log?: (line: string) => void;
 }): Promise<Environment> {
   const log = opts.log ?? (() => {});
@@ -113,7 +115,7 @@ export async function startEnvironment(opts: {
     const render = await renderProduction(ROOT);
     const orderObjs = serviceObjects(render, 'order-service');
     const userObjs = serviceObjects(render, 'user-service');
-    const t = timing(opts.scale, orderObjs.podMonitor);
+    const t = timing(opts.scale, orderObjs.podMonitor, opts.scrapeSeconds);
     const started = performance.now();
     const since = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 
@@ -130,9 +132,11 @@ export async function startEnvironment(opts: {
     cleanups.push(() => controller.stop());
     log(`cluster and Argo Rollouts controller up (${since()})`);
 
+    // v2's port is chosen when it starts (a port reserved now could be a client socket's by then);
+    // HAProxy's v2 servers point at a placeholder until then.
     const ports = {
-      'order-service': { v1: await freePort(), v2: await freePort() },
-      'user-service': { v1: await freePort(), v2: await freePort() },
+      'order-service': { v1: await freePort(), v2: 9 },
+      'user-service': { v1: await freePort(), v2: 9 },
     };
     const prometheus = await startPrometheus(dir, await freePort(), [
       {
@@ -280,14 +284,16 @@ export async function startEnvironment(opts: {
       async startV2(service, flags) {
         const name = `${service} v2`;
         const file = flagFile(dir, name.replace(' ', '-'), flags);
-        const child = spawn(name, service, ports[service].v2, direct, { FLAGS_FILE: file });
+        const port = await freePort();
+        const child = spawn(name, service, port, direct, { FLAGS_FILE: file });
+        for (const f of RELEASED[service].frontends) await haproxy.setPort(f, 'v2', port);
         await waitReady(
-          { [name]: `http://127.0.0.1:${ports[service].v2}` },
+          { [name]: `http://127.0.0.1:${port}` },
           { timeoutMs: 120_000, exited: () => child.exitCode !== null },
         ).catch((err: Error) => {
           throw new Error(`${err.message}\n${outputs[name] ?? ''}`);
         });
-        return { stop: () => stopProcesses([child], 5000) };
+        return { port, stop: () => stopProcesses([child], 5000) };
       },
       output: (n) => outputs[n] ?? '',
       stop,

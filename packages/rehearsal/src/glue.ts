@@ -108,7 +108,8 @@ export async function startGlue(o: GlueOptions): Promise<Glue> {
     }
     // Prometheus: one target per ReplicaSet with ready pods, labelled as its pods.
     const groups = [...view.replicaSets.values()]
-      .filter((rs) => (rs.status?.readyReplicas ?? 0) > 0)
+      // The Rollout's ReplicaSets (the referenced Deployment's own, scaled to 0, has no hash).
+      .filter((rs) => rs.metadata.labels?.[HASH_LABEL] && (rs.status?.readyReplicas ?? 0) > 0)
       .flatMap((rs) => {
         const image = rs.spec?.template?.spec?.containers?.[0]?.image as string | undefined;
         const b = image ? o.builds[image] : undefined;

@@ -33,6 +33,8 @@ export interface LoggedRequest {
 export interface HAProxy {
   url(frontend: string): string;
   setWeight(frontend: string, server: string, weight: number): Promise<void>;
+  /** Points a server at another port (a process started later, on a port free then). */
+  setPort(frontend: string, server: string, port: number): Promise<void>;
   /** Requests logged so far (accept time at or after `since`). */
   requests(since?: number): LoggedRequest[];
   stop(): Promise<void>;
@@ -128,6 +130,11 @@ export async function startHAProxy(dir: string, backends: Backend[]): Promise<HA
     async setWeight(frontend, server, weight) {
       const out = await runtime(socket, `set weight ${frontend}/${server} ${weight}`);
       if (out) throw new Error(`haproxy: set weight ${frontend}/${server} ${weight}: ${out}`);
+    },
+    async setPort(frontend, server, port) {
+      const out = await runtime(socket, `set server ${frontend}/${server} addr 127.0.0.1 port ${port}`);
+      if (!/changed|no need to change/i.test(out))
+        throw new Error(`haproxy: set server ${frontend}/${server}: ${out}`);
     },
     requests: (since = 0) => parseLog(readFileSync(logFile, 'utf8'), since),
     stop: () => proc.stop(),

@@ -16,6 +16,7 @@ test('the rehearsal-only patch scales the production Rollout and AnalysisTemplat
   const t = timing(0.1, objs.podMonitor);
   assert.deepEqual(t, { scale: 0.1, scrapeSeconds: 1.5, windowSeconds: 6 });
   const ops = rehearsalPatch(objs, { timing: t, prometheusUrl: 'http://127.0.0.1:1', replicas: 10 });
+  const own = rehearsalPatch(objs, { timing: t, prometheusUrl: 'u', replicas: 10, minRequests: 3 });
   const items = rehearsalObjects(objs, {
     namespace: 'ns',
     image: 'img@sha256:1',
@@ -45,6 +46,7 @@ test('the rehearsal-only patch scales the production Rollout and AnalysisTemplat
   );
   assert.equal(sr?.spec.args[0].value, 'http://127.0.0.1:1');
   assert.equal(sr?.spec.args.find((a: { name: string }) => a.name === 'min-requests').value, '5');
+  assert.ok(own.some((o) => o.path.endsWith('/value') && o.value === '3' && o.was === '50'));
   // Every object is in the rehearsal's namespace; the Deployment runs the given image.
   for (const i of items.slice(1)) assert.equal(i.metadata.namespace, 'ns');
   assert.equal(items[0]?.metadata.name, 'ns');

@@ -111,9 +111,10 @@ export interface Timing {
   windowSeconds: number;
 }
 
-export function timing(scale: number, podMonitor?: KubeObject): Timing {
+/** The rehearsal's timing; `scrapeSeconds` overrides the PodMonitor's interval × scale. */
+export function timing(scale: number, podMonitor?: KubeObject, scrape?: number): Timing {
   const productionScrape = seconds(podMonitor?.spec?.podMetricsEndpoints?.[0]?.interval ?? '15s');
-  const scrapeSeconds = Math.max(1, Math.round(productionScrape * scale * 10) / 10);
+  const scrapeSeconds = scrape ?? Math.max(1, Math.round(productionScrape * scale * 10) / 10);
   return {
     scale,
     scrapeSeconds,
@@ -129,14 +130,20 @@ const scaledInt = (n: number, scale: number, floor = 1) => Math.max(floor, Math.
 
 /**
  * The rehearsal-only patch: durations × scale (pauses, initial delays, intervals, the queries'
- * windows, progress deadline, scale-down delays), the analyses' minimum request count × scale
- * (it is a count per window), the Prometheus address, and `replicas` (the HPA is not applied:
+ * windows, progress deadline, scale-down delays), the analyses' minimum request count (× scale,
+ * it is a count per window, or the rehearsal's own), the Prometheus address, and `replicas` (the HPA is not applied:
  * without a metrics server it decides nothing; 10 replicas let the replica-weighted split
  * express 10 %).
  */
 export function rehearsalPatch(
   objs: ServiceObjects,
-  opts: { timing: Timing; prometheusUrl: string; replicas: number },
+  opts: {
+    timing: Timing;
+    prometheusUrl: string;
+    replicas: number;
+    /** The analyses' minimum count per window (default: production's x scale). */
+    minRequests?: number;
+  },
 ): PatchOp[] {
   const ops: PatchOp[] = [];
   const { scale, windowSeconds } = opts.timing;
@@ -201,7 +208,7 @@ export function rehearsalPatch(
           target: tid,
           op: 'replace',
           path: `/spec/args/${i}/value`,
-          value: String(scaledInt(Number(a.value), scale)),
+          value: String(opts.minRequests ?? scaledInt(Number(a.value), scale)),
           was: a.value,
         });
     });

@@ -13,7 +13,7 @@ import { smoke } from '@mdp/api-client/smoke';
 import { ROOT } from '@mdp/stack/services';
 import { stringify } from 'yaml';
 import { type Environment, imageOf, RELEASED } from './environment.js';
-import { type Glue, startGlue } from './glue.js';
+import { type Glue, startGlue, type WeightChange } from './glue.js';
 import type { LoggedRequest } from './haproxy.js';
 import type { KubeObject } from './kube.js';
 import { type LoadFigures, startLoad } from './load.js';
@@ -81,8 +81,20 @@ export interface Rehearsal {
   requestsAfterNoTraffic: number;
 }
 
+/**
+ * Requests per second of the load, and the analyses' minimum count per window in the rehearsal.
+ * Production's `min-requests` is 50 per minute: at a 10 % step the canary must collect them
+ * within initialDelay + interval (40 s), i.e. at least 12.5 requests/s to the service. This
+ * two-core machine, shared with the control plane and everything else, serves the order path
+ * through the gateway with a p99 near production's 0.5 s limit already at 25 requests/s, so the
+ * rehearsal drives 12 requests/s and its patch sets min-requests to 3: still no pass without data
+ * (the low-traffic case of production's 50 is the server test's, packages/k8s-validate sr-low).
+ */
+export const MIN_REQUESTS = 3;
+export const DEFAULT_RATE = 12;
+
 export interface RehearseOptions {
-  /** Requests per second of the load (default 20). */
+  /** Requests per second of the load (default DEFAULT_RATE). */
   rate?: number;
   /** The load's bound (default: enough for ten minutes). */
   maxRequests?: number;
@@ -118,6 +130,17 @@ function runScript(
   });
 }
 
+/** The first weight change after `from` from which no frontend had weight on v2 (by HAProxy's weights). */
+function noTrafficSince(changes: WeightChange[], from: number, only?: string): number | undefined {
+  const current = new Map<string, number>();
+  for (const c of changes) {
+    if (only && c.frontend !== only) continue;
+    current.set(c.frontend, c.weights.v2 ?? 0);
+    if (c.at >= from && [...current.values()].every((w) => w === 0)) return c.at;
+  }
+  return undefined;
+}
+
 const share = (reqs: LoggedRequest[], server: string) =>
   reqs.length ? Math.round((1000 * reqs.filter((r) => r.server === server).length) / reqs.length) / 10 : null;
 
@@ -127,6 +150,7 @@ export async function rehearse(
   opts: RehearseOptions = {},
 ): Promise<Rehearsal> {
   const log = opts.log ?? (() => {});
+  const rate = opts.rate ?? DEFAULT_RATE;
   const begun = Date.now();
   const svc = scenario.service;
   const namespace = `rehearsal-${scenario.name}-${++serial}`;
@@ -143,6 +167,7 @@ export async function rehearse(
     timing: env.timing,
     prometheusUrl: env.prometheus.url,
     replicas: 10,
+    minRequests: MIN_REQUESTS,
   });
   const items = rehearsalObjects(objs, { namespace, image: imageOf(svc, 'v1'), container: svc });
   applyPatch(items, ops);
@@ -208,6 +233,7 @@ export async function rehearse(
   await env.cluster.kubectlOk(['apply', '--server-side', '--field-manager=rehearsal', '-f', '-'], {
     input: items.map((i) => stringify(i)).join('---\n'),
   });
+  const v2Build = { server: 'v2', port: 9 };
   let glue: Glue | undefined;
   let v2: { stop(): Promise<void> } | undefined;
   let load: Awaited<ReturnType<typeof startLoad>> | undefined;
@@ -221,7 +247,8 @@ export async function rehearse(
       frontends,
       builds: {
         [imageOf(svc, 'v1')]: { server: 'v1', port: env.ports[svc].v1 },
-        [imageOf(svc, 'v2')]: { server: 'v2', port: env.ports[svc].v2 },
+        // Its port once it runs (below); no target before.
+        [imageOf(svc, 'v2')]: v2Build,
       },
       haproxy: env.haproxy,
       prometheus: env.prometheus,
@@ -238,6 +265,7 @@ export async function rehearse(
       log: (l) => log(`         ${l}`),
     });
     const g = glue;
+    mark(`applied ${items.length} objects in ${namespace}`);
     // The stable version: Healthy, serving all production traffic; the new build started.
     const [, started] = await Promise.all([
       g.until(
@@ -253,13 +281,17 @@ export async function rehearse(
       env.startV2(svc, scenario.flags),
     ]);
     v2 = started;
+    v2Build.port = started.port;
+    mark(`Rollout/${svc} Healthy on ${stableHash}, all traffic on v1; v2 started`);
     load = await startLoad({
       gateway: env.gateway,
       kind: scenario.load,
-      rate: opts.rate ?? 20,
-      maxRequests: opts.maxRequests ?? (opts.rate ?? 20) * 600,
-      customers: 6,
+      rate,
+      maxRequests: opts.maxRequests ?? rate * 600,
+      // One connection per customer; enough of them that the rate is reached with slow answers.
+      customers: Math.max(6, Math.ceil(rate / 2)),
     });
+    mark(`load running: ${rate} requests/s`);
     // Stable's series in Prometheus before the release: the analyses compare against them.
     const stableSeries = `count_over_time(http_requests_total{namespace="${namespace}",rollouts_pod_template_hash="${stableHash}",route!~"/healthz|/readyz|/metrics"}[${env.timing.windowSeconds}s])`;
     for (const deadline = Date.now() + 60_000; ; ) {
@@ -274,35 +306,60 @@ export async function rehearse(
     t0 = Date.now();
     mark(`release: ${svc} -> ${imageOf(svc, 'v2')}`);
     const ns = ['-n', namespace, '--timeout', '300'];
+    // What the controller decided, whatever a script concluded (a script's first status read
+    // can still be the previous revision's Healthy: see the report).
+    const settled = (what: string, pred: () => boolean) => g.until(pred, 300_000, what);
+    const latest = () => rollouts.at(-1)?.ro.status ?? {};
     if (scenario.strategy === 'canary') {
       const r = await runScript(env, 'deploy-canary.sh', [...ns, svc, imageOf(svc, 'v2')], log);
       scripts.push(r);
       mark(`deploy-canary.sh exit ${r.exit}`);
+      await settled('the canary promoted or aborted', () => Boolean(completeAt || abortAt));
     } else {
       const r = await runScript(env, 'deploy-blue-green.sh', [...ns, svc, imageOf(svc, 'v2')], log);
       scripts.push(r);
       mark(`deploy-blue-green.sh exit ${r.exit}`);
-      if (r.exit === 0) {
+      await settled(
+        'the preview validated (paused for promotion) or aborted',
+        () =>
+          Boolean(abortAt || completeAt) ||
+          (Boolean(newHash) &&
+            latest().phase === 'Paused' &&
+            latest().blueGreen?.prePromotionAnalysisRunStatus?.status === 'Successful'),
+      );
+      if (!abortAt && !completeAt) {
         // The person's step of production, at once.
         const p = await runScript(env, 'deploy-blue-green.sh', [...ns, '--promote-only', svc], log);
         scripts.push(p);
         mark(`deploy-blue-green.sh --promote-only exit ${p.exit}`);
       }
+      await settled('the blue-green promoted or aborted', () => Boolean(completeAt || abortAt));
     }
     // The end of the release: the new version Healthy, or without traffic after the abort.
     let noTrafficAt: number | undefined;
+    let everywhereAt: number | undefined;
     if (abortAt) {
       noTrafficAt = await g.until(
         () => frontends.every((f) => (g.applied(f.name).v2 ?? 0) === 0),
         60_000,
         'the new version to have no traffic after the abort',
       );
-      noTrafficAt = g.changes.filter((c) => c.at >= (abortAt as number)).at(-1)?.at ?? noTrafficAt;
-      mark('the new version receives no traffic (HAProxy weight 0 everywhere)', noTrafficAt);
+      everywhereAt = noTrafficSince(g.changes, abortAt) ?? noTrafficAt;
+      // Rollback: production traffic off the bad version; a bad preview never had any, so its
+      // rollback is the preview's (the only traffic it had).
+      const hadProduction =
+        (g.changes.filter((c) => c.frontend === production && c.at <= (abortAt as number)).at(-1)?.weights
+          .v2 ?? 0) > 0;
+      noTrafficAt = hadProduction
+        ? (noTrafficSince(g.changes, abortAt, production) ?? everywhereAt)
+        : everywhereAt;
+      if (hadProduction)
+        mark('the new version receives no production traffic (HAProxy weight 0)', noTrafficAt);
+      mark('the new version receives no traffic at all (HAProxy weight 0 on every frontend)', everywhereAt);
     }
     const releaseEnd = Date.now();
     // A tail of traffic after the end, so the last state is measured too (requests, not seconds).
-    const tail = Math.max(20, Math.round((opts.rate ?? 20) * env.timing.windowSeconds * 0.5));
+    const tail = Math.max(20, Math.round(rate * env.timing.windowSeconds * 0.5));
     for (const deadline = Date.now() + 60_000; ; ) {
       if (env.haproxy.requests(releaseEnd).filter((r) => r.frontend === production).length >= tail) break;
       if (Date.now() > deadline) throw new Error('no traffic after the release');
@@ -411,7 +468,9 @@ export async function rehearse(
       wholeSeconds: Math.round((Date.now() - begun) / 100) / 10,
       newVersionRequests: prod.filter((r) => r.server === 'v2').length,
       requestsAfterNoTraffic:
-        noTrafficAt === undefined ? 0 : toNew.filter((r) => r.at > (noTrafficAt as number)).length,
+        noTrafficAt === undefined
+          ? 0
+          : toNew.filter((r) => r.at > (everywhereAt ?? (noTrafficAt as number))).length,
     };
   } finally {
     await load?.stop().catch(() => {});

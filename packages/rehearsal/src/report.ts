@@ -14,10 +14,10 @@ export function table(s: Scenario, r: Rehearsal): string {
   out.push('', 'timeline (seconds from the release):');
   for (const e of r.timeline) out.push(`  ${e.at.toFixed(1).padStart(6)}  ${e.what}`);
   out.push('', 'traffic (production frontend, HAProxy log):');
-  out.push(`  ${pad('step', 34)}${pad('setWeight', 11)}${pad('observed', 10)}${pad('new/all', 12)}window`);
+  out.push(`  ${pad('step', 34)}${pad('setWeight', 11)}${pad('observed', 13)}${pad('new/all', 12)}window`);
   for (const st of r.steps)
     out.push(
-      `  ${pad(st.label, 34)}${pad(st.setWeight, 11)}${pad(st.observedShare === null ? 'not reached' : `${st.observedShare}%`, 10)}${pad(`${st.toNew}/${st.requests}`, 12)}${st.from === null ? '-' : `${(st.from / 1000).toFixed(1)}..${((st.to ?? 0) / 1000).toFixed(1)} s`}`,
+      `  ${pad(st.label, 34)}${pad(st.setWeight, 11)}${pad(st.observedShare === null ? 'not reached' : `${st.observedShare}%`, 13)}${pad(`${st.toNew}/${st.requests}`, 12)}${st.from === null ? '-' : `${(st.from / 1000).toFixed(1)}..${((st.to ?? 0) / 1000).toFixed(1)} s`}`,
     );
   out.push('', 'analysis measurements (AnalysisRuns of the controller):');
   if (!r.measurements.length) out.push('  none');
