@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '@mdp/platform/testing';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { allCrdFiles, CRD_SOURCES, type CrdSource } from './crds.js';
 import { makePki, type Pki } from './pki.js';
 import { type Managed, startProcess } from './processes.js';
@@ -29,6 +29,11 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Called with one line per step (the CLI prints them). */
   log?: (line: string) => void;
+  /**
+   * Job pods with this label are left Running by kwok instead of completed: the caller plays
+   * their kubelet and sets their phase (the release rehearsal runs the smoke Job's test itself).
+   */
+  heldJobPods?: { label: string; value: string };
 }
 
 export interface KubectlResult {
@@ -150,13 +155,30 @@ function kubeconfigYaml(server: string, pki: Pki): string {
   });
 }
 
-/** kwok's own "fast" stages (nodes Ready with a lease heartbeat, pods Ready, Job pods Succeeded), rendered from its module. */
-async function kwokStages(): Promise<string> {
+/**
+ * kwok's own "fast" stages (nodes Ready with a lease heartbeat, pods Ready, Job pods Succeeded),
+ * rendered from its module; `held` Job pods are kept out of the pod-complete stage.
+ */
+async function kwokStages(held?: ClusterOptions['heldJobPods']): Promise<string> {
   const dir = await moduleDir('sigs.k8s.io/kwok', pinnedVersion('kwok', 'sigs.k8s.io/kwok'));
   const { stdout } = await run(systemTool('kubectl'), ['kustomize', path.join(dir, 'kustomize/stage/fast')], {
     maxBuffer: 16 * 1024 * 1024,
   });
-  return stdout;
+  if (!held) return stdout;
+  type Stage = {
+    kind?: string;
+    metadata?: { name?: string };
+    spec: { selector: { matchExpressions: unknown[] } };
+  };
+  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Stage);
+  const complete = docs.find((d) => d?.kind === 'Stage' && d.metadata?.name === 'pod-complete');
+  if (!complete) throw new Error('kwok: no pod-complete stage to hold Job pods from');
+  complete.spec.selector.matchExpressions.push({
+    key: `.metadata.labels[${JSON.stringify(held.label)}]`,
+    operator: 'NotIn',
+    values: [held.value],
+  });
+  return docs.map((d) => stringify(d)).join('---\n');
 }
 
 function fakeNode(name: string): string {
@@ -300,7 +322,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const kubeconfig = path.join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
     const kwokConfig = path.join(dir, 'kwok.yaml');
-    writeFileSync(kwokConfig, await kwokStages());
+    writeFileSync(kwokConfig, await kwokStages(opts.heldJobPods));
 
     const { kubectl, kubectlOk } = kubectlFor(kubeconfig);
     // What the controller-manager and the scheduler share: the admin identity, and their own

@@ -135,17 +135,38 @@ export async function eventually<T>(
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now (for a process that must be told its port up front). */
-export function freePort(): Promise<number> {
+function tryPort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address() as AddressInfo;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+let nextInRange = 0;
+
+/**
+ * A TCP port free on 127.0.0.1 right now (for a process that must be told its port up front):
+ * one the kernel picks, or with MDP_PORT_RANGE=FROM-TO (a machine shared by several runs, each
+ * given its range) the next free one in that range.
+ */
+export async function freePort(): Promise<number> {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.MDP_PORT_RANGE ?? '');
+  if (!range) return tryPort(0);
+  const [from, to] = [Number(range[1]), Number(range[2])];
+  for (let i = 0; i <= to - from; i++) {
+    const port = from + ((nextInRange++ + process.pid) % (to - from + 1));
+    try {
+      return await tryPort(port);
+    } catch {
+      // taken: the next one
+    }
+  }
+  throw new Error(`no free port in MDP_PORT_RANGE=${process.env.MDP_PORT_RANGE}`);
 }
 
 /** An event envelope for the kit's own tests (services build theirs with `@mdp/contracts/events`). */
