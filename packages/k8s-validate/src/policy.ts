@@ -106,6 +106,8 @@ export const THIRD_PARTY_IMAGES = [
   // Tracing (monitoring/jaeger): Jaeger v2 and the OpenTelemetry Collector.
   'docker.io/jaegertracing/jaeger',
   'docker.io/otel/opentelemetry-collector-contrib',
+  // Log shipping (monitoring/logging).
+  'docker.io/fluent/fluent-bit',
 ];
 // `observability`: the tracing and log-shipping workloads of monitoring/ (deploy/cluster).
 export const COMPONENTS = ['api', 'worker', 'database', 'cache', 'broker', 'observability'];
