@@ -281,6 +281,7 @@ describe('observability, live: Prometheus, Alertmanager, Jaeger v2 and the colle
         expr: r.expr,
         source: `${r.file} ${r.record}`,
         records: r.record,
+        ...(r.labels ? { labels: r.labels } : {}),
         ...(await instant(prom, r.expr)),
       });
     let panelQueries = 0;
@@ -317,7 +318,9 @@ describe('observability, live: Prometheus, Alertmanager, Jaeger v2 and the colle
       [],
     );
     assert.deepEqual(
-      empty.map((r) => `${r.source}: ${r.expr}`),
+      empty.map(
+        (r) => `${r.source}: ${r.expr} (selecting nothing: ${r.emptySelectors?.join(', ') || 'none'})`,
+      ),
       [],
     );
   });

@@ -43,6 +43,8 @@ export interface Result {
   samples: number;
   /** The reason it may be empty, when it is and may. */
   allowed?: string;
+  /** For an empty result: its selectors that select nothing (the evidence in a failure). */
+  emptySelectors?: string[];
 }
 
 export async function instant(
@@ -136,6 +138,7 @@ export async function judgeEmpty(
       if (r.error || r.samples > 0 || r.allowed) continue;
       const empty = [];
       for (const sel of selectors(r.expr)) if (await isEmpty(sel)) empty.push(sel);
+      r.emptySelectors = empty.map((e) => `${e.name}${e.matchers}`);
       const reasons = empty.map(explain);
       if (empty.length && reasons.every(Boolean)) {
         r.allowed = reasons[0] as string;

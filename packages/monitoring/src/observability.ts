@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, toolPath } from '@mdp/platform/tools';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { configFile } from './alertmanager.js';
 import { type RuleFile, root, ruleFiles } from './monitoring.js';
 
@@ -84,8 +84,20 @@ const podLabelMeta = (label: string) => `__meta_kubernetes_pod_label_${label.rep
  * labels Kubernetes SD would give its pod.
  */
 export function scrapeJob(target: Target, namespace: string, interval: string): Record<string, unknown> {
-  const pm: PodMonitor = target.podMonitor
-    ? (parse(readFileSync(path.join(repoRoot(), target.podMonitor), 'utf8')) as PodMonitor)
+  const pm: PodMonitor | undefined = target.podMonitor
+    ? parseAllDocuments(readFileSync(path.join(repoRoot(), target.podMonitor), 'utf8'))
+        .map(
+          (d) =>
+            d.toJS() as PodMonitor & {
+              kind?: string;
+              spec: { selector?: { matchLabels?: Record<string, string> } };
+            },
+        )
+        .find(
+          (d) =>
+            d.kind === 'PodMonitor' &&
+            Object.entries(d.spec.selector?.matchLabels ?? {}).every(([k, v]) => target.podLabels[k] === v),
+        )
     : {
         metadata: { name: target.podLabels['app.kubernetes.io/name'] ?? target.pod },
         spec: {
@@ -96,6 +108,7 @@ export function scrapeJob(target: Target, namespace: string, interval: string): 
           ],
         },
       };
+  if (!pm) throw new Error(`${target.podMonitor}: no PodMonitor selects the pod of ${target.pod}`);
   const endpoint = pm.spec.podMetricsEndpoints[0];
   if (!endpoint) throw new Error(`${target.podMonitor}: no podMetricsEndpoints`);
   const relabel = (endpoint.relabelings ?? []).map((r) => ({
@@ -319,133 +332,145 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
     try {
       await waitHttp(url, procs[engine] as ChildProcess, 60_000, ok);
     } catch (err) {
-      await stop();
       throw new Error(`${ENGINES[engine]}: ${(err as Error).message}\n${outputs[engine] ?? ''}`);
     }
   };
 
-  // Jaeger, then the collector that exports to it.
-  if (want.has('jaeger')) {
-    start('jaeger', [`--config=${path.join(root(), 'jaeger', 'jaeger-config.yaml')}`], {
-      QUERY_HTTP_ENDPOINT: local(ports.jaegerUi),
-      QUERY_GRPC_ENDPOINT: local(ports.jaegerGrpc),
-      OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
-      TELEMETRY_HOST: '127.0.0.1',
-      TELEMETRY_PORT: String(ports.jaegerTelemetry),
-      HEALTH_ENDPOINT: local(ports.jaegerHealth),
-      BATCH_TIMEOUT: opts.collector.batchTimeout,
-    });
-    await ready('jaeger', `http://${local(ports.jaegerHealth)}/status`, (s) => s === 200);
-    await ready('jaeger', `http://${local(ports.jaegerUi)}/api/services`, (s) => s === 200);
-  }
-  if (want.has('collector')) {
-    start('collector', [`--config=${path.join(root(), 'jaeger', 'collector-config.yaml')}`], {
-      OTLP_HTTP_ENDPOINT: local(ports.otlpHttp),
-      OTLP_GRPC_ENDPOINT: local(ports.otlpGrpc),
-      JAEGER_OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
-      SPANMETRICS_PROMETHEUS_ENDPOINT: local(ports.spanmetrics),
-      TELEMETRY_HOST: '127.0.0.1',
-      TELEMETRY_PORT: String(ports.collectorTelemetry),
-      TAIL_SAMPLING_PERCENT: String(opts.collector.tailSamplingPercent),
-      TAIL_DECISION_WAIT: opts.collector.tailDecisionWait,
-      SPANMETRICS_FLUSH_INTERVAL: opts.collector.spanmetricsFlushInterval,
-      BATCH_TIMEOUT: opts.collector.batchTimeout,
-    });
-    // The OTLP/HTTP receiver answers a GET of /v1/traces with 405: it is listening.
-    await ready('collector', `http://${local(ports.otlpHttp)}/v1/traces`);
-  }
-
-  let targets: Target[];
   try {
-    targets = [
-      ...(typeof opts.targets === 'function'
-        ? await opts.targets(`http://${local(ports.otlpHttp)}`)
-        : opts.targets),
-    ];
+    return await startAll();
   } catch (err) {
+    // Whatever failed, nothing started is left running.
     await stop();
     throw err;
   }
 
-  // The exporters of the datastores.
-  if (want.has('postgresExporter')) {
-    const dsn = new URL(opts.postgresUrl);
-    if (!dsn.searchParams.has('sslmode')) dsn.searchParams.set('sslmode', 'disable');
-    start('postgresExporter', [`--web.listen-address=${local(ports.postgresExporter)}`], {
-      DATA_SOURCE_NAME: dsn.toString(),
-    });
-    await ready('postgresExporter', `http://${local(ports.postgresExporter)}/metrics`, (s) => s === 200);
-    targets.push({
-      address: local(ports.postgresExporter),
-      podMonitor: 'databases/postgresql-ha/podmonitor.yaml',
-      podLabels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/component': 'database' },
-      pod: 'postgresql-0',
-      container: 'postgres-exporter',
-    });
-  }
-  if (want.has('redisExporter')) {
-    start('redisExporter', [
-      `-redis.addr=${opts.redisUrl}`,
-      `-web.listen-address=${local(ports.redisExporter)}`,
-    ]);
-    await ready('redisExporter', `http://${local(ports.redisExporter)}/metrics`, (s) => s === 200);
-    targets.push({
-      address: local(ports.redisExporter),
-      podLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'cache' },
-      pod: 'redis-0',
-      container: 'redis-exporter',
-    });
-  }
-  if (want.has('collector'))
-    targets.push({
-      address: local(ports.spanmetrics),
-      podMonitor: 'monitoring/jaeger/podmonitor.yaml',
-      podLabels: { 'app.kubernetes.io/name': 'otel-collector', 'app.kubernetes.io/component': 'tracing' },
-      pod: 'otel-collector-0',
-      container: 'otel-collector',
-    });
+  async function startAll(): Promise<Observability> {
+    // Jaeger, then the collector that exports to it.
+    if (want.has('jaeger')) {
+      start('jaeger', [`--config=${path.join(root(), 'jaeger', 'jaeger-config.yaml')}`], {
+        QUERY_HTTP_ENDPOINT: local(ports.jaegerUi),
+        QUERY_GRPC_ENDPOINT: local(ports.jaegerGrpc),
+        OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
+        TELEMETRY_HOST: '127.0.0.1',
+        TELEMETRY_PORT: String(ports.jaegerTelemetry),
+        HEALTH_ENDPOINT: local(ports.jaegerHealth),
+        BATCH_TIMEOUT: opts.collector.batchTimeout,
+      });
+      await ready('jaeger', `http://${local(ports.jaegerHealth)}/status`, (s) => s === 200);
+      await ready('jaeger', `http://${local(ports.jaegerUi)}/api/services`, (s) => s === 200);
+    }
+    if (want.has('collector')) {
+      start('collector', [`--config=${path.join(root(), 'jaeger', 'collector-config.yaml')}`], {
+        OTLP_HTTP_ENDPOINT: local(ports.otlpHttp),
+        OTLP_GRPC_ENDPOINT: local(ports.otlpGrpc),
+        JAEGER_OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
+        SPANMETRICS_PROMETHEUS_ENDPOINT: local(ports.spanmetrics),
+        TELEMETRY_HOST: '127.0.0.1',
+        TELEMETRY_PORT: String(ports.collectorTelemetry),
+        TAIL_SAMPLING_PERCENT: String(opts.collector.tailSamplingPercent),
+        TAIL_DECISION_WAIT: opts.collector.tailDecisionWait,
+        SPANMETRICS_FLUSH_INTERVAL: opts.collector.spanmetricsFlushInterval,
+        BATCH_TIMEOUT: opts.collector.batchTimeout,
+      });
+      // The OTLP/HTTP receiver answers a GET of /v1/traces with 405: it is listening.
+      await ready('collector', `http://${local(ports.otlpHttp)}/v1/traces`);
+    }
 
-  // Alertmanager before Prometheus.
-  if (want.has('alertmanager')) {
-    const amConfig = stageAlertmanager(path.join(dir, 'alertmanager'), opts.slackUrl);
-    start('alertmanager', [
-      `--config.file=${amConfig}`,
-      `--storage.path=${path.join(dir, 'alertmanager', 'data')}`,
-      `--web.listen-address=${local(ports.alertmanager)}`,
-      '--cluster.listen-address=',
-    ]);
-    await ready('alertmanager', `http://${local(ports.alertmanager)}/-/ready`, (s) => s === 200);
-  }
-  if (want.has('prometheus')) {
-    const rules = stageRuleFiles(path.join(dir, 'prometheus', 'rules'), opts.rules);
-    const config = {
-      global: { scrape_interval: opts.scrapeInterval, evaluation_interval: opts.evaluationInterval },
-      rule_files: rules,
-      ...(want.has('alertmanager')
-        ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [local(ports.alertmanager)] }] }] } }
-        : {}),
-      scrape_configs: targets.map((t) => scrapeJob(t, opts.namespace, opts.scrapeInterval)),
+    const targets: Target[] = [
+      ...(typeof opts.targets === 'function'
+        ? await opts.targets(`http://${local(ports.otlpHttp)}`)
+        : opts.targets),
+    ];
+
+    // The exporters of the datastores.
+    if (want.has('postgresExporter')) {
+      const dsn = new URL(opts.postgresUrl);
+      if (!dsn.searchParams.has('sslmode')) dsn.searchParams.set('sslmode', 'disable');
+      start('postgresExporter', [`--web.listen-address=${local(ports.postgresExporter)}`], {
+        DATA_SOURCE_NAME: dsn.toString(),
+      });
+      await ready('postgresExporter', `http://${local(ports.postgresExporter)}/metrics`, (s) => s === 200);
+      targets.push({
+        address: local(ports.postgresExporter),
+        podMonitor: 'databases/postgresql-ha/podmonitor.yaml',
+        // The labels of a CloudNativePG instance pod, which that PodMonitor selects.
+        podLabels: {
+          'app.kubernetes.io/name': 'postgresql',
+          'app.kubernetes.io/component': 'database',
+          'cnpg.io/cluster': 'postgresql',
+        },
+        pod: 'postgresql-0',
+        container: 'postgres-exporter',
+      });
+    }
+    if (want.has('redisExporter')) {
+      start('redisExporter', [
+        `-redis.addr=${opts.redisUrl}`,
+        `-web.listen-address=${local(ports.redisExporter)}`,
+      ]);
+      await ready('redisExporter', `http://${local(ports.redisExporter)}/metrics`, (s) => s === 200);
+      targets.push({
+        address: local(ports.redisExporter),
+        podLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'cache' },
+        pod: 'redis-0',
+        container: 'redis-exporter',
+      });
+    }
+    if (want.has('collector'))
+      targets.push({
+        address: local(ports.spanmetrics),
+        podMonitor: 'monitoring/jaeger/podmonitor.yaml',
+        podLabels: {
+          'app.kubernetes.io/name': 'otel-collector',
+          'app.kubernetes.io/part-of': 'mdp',
+          'app.kubernetes.io/component': 'observability',
+        },
+        pod: 'otel-collector-0',
+        container: 'otel-collector',
+      });
+
+    // Alertmanager before Prometheus.
+    if (want.has('alertmanager')) {
+      const amConfig = stageAlertmanager(path.join(dir, 'alertmanager'), opts.slackUrl);
+      start('alertmanager', [
+        `--config.file=${amConfig}`,
+        `--storage.path=${path.join(dir, 'alertmanager', 'data')}`,
+        `--web.listen-address=${local(ports.alertmanager)}`,
+        '--cluster.listen-address=',
+      ]);
+      await ready('alertmanager', `http://${local(ports.alertmanager)}/-/ready`, (s) => s === 200);
+    }
+    if (want.has('prometheus')) {
+      const rules = stageRuleFiles(path.join(dir, 'prometheus', 'rules'), opts.rules);
+      const config = {
+        global: { scrape_interval: opts.scrapeInterval, evaluation_interval: opts.evaluationInterval },
+        rule_files: rules,
+        ...(want.has('alertmanager')
+          ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [local(ports.alertmanager)] }] }] } }
+          : {}),
+        scrape_configs: targets.map((t) => scrapeJob(t, opts.namespace, opts.scrapeInterval)),
+      };
+      const file = path.join(dir, 'prometheus', 'prometheus.yaml');
+      writeFileSync(file, stringify(config));
+      start('prometheus', [
+        `--config.file=${file}`,
+        `--storage.tsdb.path=${path.join(dir, 'prometheus', 'data')}`,
+        `--web.listen-address=${local(ports.prometheus)}`,
+        ...(opts.prometheusArgs ?? []),
+      ]);
+      await ready('prometheus', `http://${local(ports.prometheus)}/-/ready`, (s) => s === 200);
+    }
+    return {
+      urls: {
+        prometheus: `http://${local(ports.prometheus)}`,
+        alertmanager: `http://${local(ports.alertmanager)}`,
+        jaeger: `http://${local(ports.jaegerUi)}`,
+        otlpHttp: `http://${local(ports.otlpHttp)}`,
+      },
+      engines: [...want],
+      procs,
+      output: (e) => outputs[e] ?? '',
+      stop,
     };
-    const file = path.join(dir, 'prometheus', 'prometheus.yaml');
-    writeFileSync(file, stringify(config));
-    start('prometheus', [
-      `--config.file=${file}`,
-      `--storage.tsdb.path=${path.join(dir, 'prometheus', 'data')}`,
-      `--web.listen-address=${local(ports.prometheus)}`,
-      ...(opts.prometheusArgs ?? []),
-    ]);
-    await ready('prometheus', `http://${local(ports.prometheus)}/-/ready`, (s) => s === 200);
   }
-  return {
-    urls: {
-      prometheus: `http://${local(ports.prometheus)}`,
-      alertmanager: `http://${local(ports.alertmanager)}`,
-      jaeger: `http://${local(ports.jaegerUi)}`,
-      otlpHttp: `http://${local(ports.otlpHttp)}`,
-    },
-    engines: [...want],
-    procs,
-    output: (e) => outputs[e] ?? '',
-    stop,
-  };
 }
