@@ -198,8 +198,12 @@ async function main(): Promise<void> {
   const { installed, missing } = installedEngines();
   const engines: Engine[] = observe ? installed : [];
   const tracing = engines.includes('collector') && engines.includes('jaeger');
+  // PORT_BASE=0 (throw-away runs, tests): free ports.
+  const obsPorts = { ...OBSERVABILITY_PORTS };
+  if (engines.length && PORT_BASE === 0)
+    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[]) obsPorts[k] = await freePort();
   if (tracing && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
-    shared.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${OBSERVABILITY_PORTS.otlpHttp}`;
+    shared.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${obsPorts.otlpHttp}`;
   else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
     shared.OTEL_EXPORTER_OTLP_ENDPOINT = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const logDir = path.join(ROOT, '.local', 'logs');
@@ -243,17 +247,14 @@ async function main(): Promise<void> {
         });
         slackUrl = slack.url;
       }
-      // PORT_BASE=0 (throw-away runs, tests): free ports and a temporary data folder.
-      const ports = { ...OBSERVABILITY_PORTS };
-      if (PORT_BASE === 0)
-        for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+      // PORT_BASE=0 (throw-away runs, tests): a temporary data folder.
       observabilityDir =
         PORT_BASE === 0
           ? mkdtempSync(path.join(tmpdir(), 'mdp-start-observability-'))
           : path.join(ROOT, '.local', 'observability');
       observability = await startObservability({
         dir: observabilityDir,
-        ports,
+        ports: obsPorts,
         namespace: 'mdp-dev',
         engines,
         scrapeInterval: '15s',
