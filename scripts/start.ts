@@ -8,14 +8,39 @@
  * START_MODE=dist runs the compiled services (`npm run build` first), as a container does;
  * the default runs the TypeScript sources under tsx.
  *
+ * Observability (skipped with `npm start -- --no-observability`): the engines that are installed
+ * (`npm run tools:versions`) start with the files of monitoring/ (packages/monitoring/src/observability.ts):
+ * Jaeger v2 (UI and API on 127.0.0.1:16686) and the collector (OTLP/HTTP on :4318; the services
+ * export their traces to it), Prometheus with the shop's rules on :9090 (scraping the services
+ * with the PodMonitors' labels, postgres_exporter :9187 and redis_exporter :9121), Alertmanager
+ * on :9093, whose Slack messages go to SLACK_WEBHOOK_URL or, without it, to .local/logs/slack.log.
+ *
  * Environment: PORT_BASE (default 8080: each service at PORT_BASE + its offset from the gateway's
  * 8080, i.e. 8080-8084; 0 = free ports the OS picks), DATABASE_HOST_URL (default
  * postgres://postgres@127.0.0.1:5432), DATABASE_PREFIX (prepended to every database name; for
  * throw-away runs), REDIS_URL, AMQP_URL, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT.
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import {
+  ENGINES,
+  type Engine,
+  installedEngines,
+  type Observability,
+  serviceTargets,
+  startObservability,
+} from '@mdp/monitoring/observability';
+import { type SlackReceiver, startSlackReceiver } from '@mdp/monitoring/slack-receiver';
 import { local } from '@mdp/platform/config';
 import { withDatabase } from '@mdp/platform/postgres';
 import { freePort } from '@mdp/platform/testing';
@@ -114,16 +139,39 @@ function jwtKeys(): Resources['keys'] {
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+let observability: Observability | undefined;
+let slack: SlackReceiver | undefined;
+let observabilityDir: string | undefined;
 
 async function stopAll(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     say('stopping…');
     await stopProcesses([...children.values()]);
+    await observability?.stop();
+    await slack?.close();
+    if (observabilityDir && PORT_BASE === 0) rmSync(observabilityDir, { recursive: true, force: true });
     say('stopped');
   }
   process.exit(code);
 }
+
+/** The local observability ports (the platform contract's). */
+const OBSERVABILITY_PORTS = {
+  prometheus: 9090,
+  alertmanager: 9093,
+  jaegerUi: 16686,
+  jaegerGrpc: 16685,
+  jaegerOtlpGrpc: 4327,
+  otlpHttp: 4318,
+  otlpGrpc: 4317,
+  spanmetrics: 8889,
+  collectorTelemetry: 8888,
+  jaegerTelemetry: 8887,
+  jaegerHealth: 13133,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+};
 
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
@@ -157,10 +205,22 @@ async function main(): Promise<void> {
     FLAGS_PROVIDER: 'file',
     FLAGS_FILE: path.join(ROOT, 'config', 'flags', 'flags.json'),
   };
-  say('preparing databases (create, migrate, seed)…');
+  const observe = !process.argv.includes('--no-observability');
+  const { installed, missing } = installedEngines();
+  const engines: Engine[] = observe ? installed : [];
+  const tracing = engines.includes('collector') && engines.includes('jaeger');
+  // PORT_BASE=0 (throw-away runs, tests): free ports.
+  const obsPorts = { ...OBSERVABILITY_PORTS };
+  if (engines.length && PORT_BASE === 0)
+    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[]) obsPorts[k] = await freePort();
+  if (tracing && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    shared.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${obsPorts.otlpHttp}`;
+  else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    shared.OTEL_EXPORTER_OTLP_ENDPOINT = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const logDir = path.join(ROOT, '.local', 'logs');
   mkdirSync(logDir, { recursive: true });
-  try {
+  const platform = async () => {
+    say('preparing databases (create, migrate, seed)…');
     await startPlatform(services, resources, {
       ports: Object.fromEntries(ports),
       shared,
@@ -186,6 +246,46 @@ async function main(): Promise<void> {
         children.set(svc.name, child);
       },
     });
+  };
+  try {
+    if (engines.length) {
+      say(`starting observability: ${engines.join(', ')}…`);
+      let slackUrl = process.env.SLACK_WEBHOOK_URL;
+      if (!slackUrl) {
+        const slackLog = createWriteStream(path.join(logDir, 'slack.log'), { flags: 'a' });
+        slack = await startSlackReceiver({
+          onMessage: (m) => slackLog.write(`${new Date().toISOString()} ${JSON.stringify(m)}\n`),
+        });
+        slackUrl = slack.url;
+      }
+      // PORT_BASE=0 (throw-away runs, tests): a temporary data folder.
+      observabilityDir =
+        PORT_BASE === 0
+          ? mkdtempSync(path.join(tmpdir(), 'mdp-start-observability-'))
+          : path.join(ROOT, '.local', 'observability');
+      observability = await startObservability({
+        dir: observabilityDir,
+        ports: obsPorts,
+        namespace: 'mdp-dev',
+        engines,
+        scrapeInterval: '15s',
+        evaluationInterval: '30s',
+        slackUrl,
+        postgresUrl: pgUrl('postgres'),
+        redisUrl: REDIS_URL,
+        // Locally every trace is kept (the cluster keeps errors, slow traces and 10%).
+        collector: {
+          tailSamplingPercent: 100,
+          tailDecisionWait: '5s',
+          spanmetricsFlushInterval: '15s',
+          batchTimeout: '1s',
+        },
+        targets: async () => {
+          await platform();
+          return serviceTargets(Object.fromEntries(services.map((s) => [s.name, url(s.name)])));
+        },
+      });
+    } else await platform();
   } catch (err) {
     if (stopping) return;
     process.stderr.write(`${(err as Error).message}\n`);
@@ -196,6 +296,20 @@ async function main(): Promise<void> {
   for (const svc of services) say(`  ${svc.name.padEnd(22)} ${url(svc.name)}`);
   say('');
   say(`shop API: ${url(GATEWAY)}/api   logs: .local/logs/   (Ctrl-C stops everything)`);
+  if (observability) {
+    const o = observability.urls;
+    say('');
+    if (engines.includes('prometheus'))
+      say(`  Prometheus             ${o.prometheus}   (rules: ${o.prometheus}/rules)`);
+    if (engines.includes('alertmanager'))
+      say(
+        `  Alertmanager           ${o.alertmanager}   (Slack: ${slack ? '.local/logs/slack.log' : 'SLACK_WEBHOOK_URL'})`,
+      );
+    if (engines.includes('jaeger')) say(`  Jaeger                 ${o.jaeger}`);
+    if (engines.includes('collector')) say(`  OTLP/HTTP (collector)  ${o.otlpHttp}`);
+  }
+  if (observe && missing.length)
+    say(`not installed (bash scripts/install-tools.sh): ${missing.map((e) => ENGINES[e]).join(', ')}`);
   say(`all ${services.length} services ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dropDatabase, withDatabase } from '@mdp/platform/postgres';
-import { TEST_PG_URL, type TempVhost, tempVhost, uniqueName } from '@mdp/platform/testing';
+import { eventually, TEST_PG_URL, type TempVhost, tempVhost, uniqueName } from '@mdp/platform/testing';
 import { loadServices, type ServiceEntry } from '@mdp/stack/services';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,8 +27,8 @@ after(async () => {
   await vhost?.drop();
 });
 
-function npmStart(env: Record<string, string>) {
-  const child = spawn('npm', ['start', '--silent'], {
+function npmStart(env: Record<string, string>, args: string[] = []) {
+  const child = spawn('npm', ['start', '--silent', ...(args.length ? ['--', ...args] : [])], {
     cwd: root,
     env: {
       ...process.env,
@@ -51,8 +51,8 @@ function npmStart(env: Record<string, string>) {
   return { child, out, exited };
 }
 
-test('npm start brings up every service ready, and Ctrl-C stops them all cleanly', {
-  timeout: 120_000,
+test('npm start brings up every service ready and the observability engines (Prometheus with the rules, Alertmanager, Jaeger, the collector), and Ctrl-C stops them all cleanly', {
+  timeout: 180_000,
 }, async () => {
   const { child, out, exited } = npmStart({});
   const ready = new RegExp(`all ${services.length} services ready in [\\d.]+ s`);
@@ -80,6 +80,46 @@ test('npm start brings up every service ready, and Ctrl-C stops them all cleanly
     assert.match(metrics, /http_requests_total\{method="GET",route="\/readyz",status_code="200"\}/);
   }
 
+  // The observability engines (all installed by scripts/install-tools.sh), on free ports here.
+  const engine = (name: string) => {
+    const m = new RegExp(`^  ${name} +(http://127\\.0\\.0\\.1:\\d+)`, 'm').exec(out.stdout);
+    assert.ok(m?.[1], `prints the URL of ${name}: ${out.stdout}`);
+    return m[1];
+  };
+  const prometheus = engine('Prometheus');
+  const jaeger = engine('Jaeger');
+  engine('Alertmanager');
+  engine('OTLP/HTTP \\(collector\\)');
+  assert.doesNotMatch(out.stdout, /not installed/);
+  const query = async (q: string) =>
+    (
+      (await (
+        await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(q)}`, {
+          signal: AbortSignal.timeout(5000),
+        })
+      ).json()) as { data: { result: unknown[] } }
+    ).data.result;
+  // The shop's metrics: every service scraped (with the PodMonitors' `app`), the rules loaded.
+  await eventually(
+    async () =>
+      (await query('up{namespace="mdp-dev", app=~".+-service|api-gateway"} == 1')).length === services.length,
+    60_000,
+    500,
+  );
+  const rules = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as { data: { groups: unknown[] } };
+  assert.ok(rules.data.groups.length > 10, 'the rule groups of monitoring/');
+  // The shop's traces: a catalog read through the gateway reaches Jaeger through the collector.
+  await fetch(`${urls['api-gateway']}/api/products`);
+  await eventually(
+    async () => {
+      const names =
+        ((await (await fetch(`${jaeger}/api/services`)).json()) as { data: string[] | null }).data ?? [];
+      return names.includes('api-gateway') && names.includes('product-service');
+    },
+    60_000,
+    500,
+  );
+
   process.kill(-(child.pid as number), 'SIGINT'); // what Ctrl-C in a terminal does
   const result = await exited;
   // npm itself re-raises the SIGINT it got (exit by signal); the start script under it exits 0
@@ -88,8 +128,24 @@ test('npm start brings up every service ready, and Ctrl-C stops them all cleanly
   assert.ok(code === 0 || signal === 'SIGINT', `exit ${code} / ${signal}; stderr: ${out.stderr}`);
   assert.match(out.stdout, /stopping…\nstopped\n/);
   assert.ok(!/exited unexpectedly/.test(out.stderr), out.stderr);
-  for (const url of Object.values(urls))
-    await assert.rejects(fetch(`${url}/healthz`), 'nothing left listening');
+  for (const url of [...Object.values(urls), prometheus, jaeger])
+    await assert.rejects(fetch(`${url}/-/healthy`), 'nothing left listening');
+});
+
+test('npm start -- --no-observability starts the services only', { timeout: 120_000 }, async () => {
+  const { child, out, exited } = npmStart({}, ['--no-observability']);
+  const ready = new RegExp(`all ${services.length} services ready in [\\d.]+ s`);
+  await new Promise<void>((resolve) => {
+    const check = () => (ready.test(out.stdout) || child.exitCode !== null ? resolve() : undefined);
+    child.stdout.on('data', check);
+    child.on('exit', () => resolve());
+    check();
+  });
+  assert.match(out.stdout, ready, `${out.stdout}\n${out.stderr}`);
+  assert.doesNotMatch(out.stdout, /Prometheus|Jaeger|Alertmanager|starting observability/);
+  process.kill(-(child.pid as number), 'SIGINT');
+  await exited;
+  assert.match(out.stdout, /stopping…\nstopped\n/);
 });
 
 test('npm start with a dependency down says which one and how to start it, in one line', {

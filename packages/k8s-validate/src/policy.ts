@@ -107,8 +107,14 @@ export const THIRD_PARTY_IMAGES = [
   'docker.io/library/rabbitmq',
   'docker.io/curlimages/curl',
   'docker.io/flagsmith/flagsmith',
+  // Tracing (monitoring/jaeger): Jaeger v2 and the OpenTelemetry Collector.
+  'docker.io/jaegertracing/jaeger',
+  'docker.io/otel/opentelemetry-collector-contrib',
+  // Log shipping (monitoring/logging).
+  'docker.io/fluent/fluent-bit',
 ];
-export const COMPONENTS = ['api', 'worker', 'database', 'cache', 'broker'];
+// `observability`: the tracing and log-shipping workloads of monitoring/ (deploy/cluster).
+export const COMPONENTS = ['api', 'worker', 'database', 'cache', 'broker', 'observability'];
 
 export interface Container {
   name: string;

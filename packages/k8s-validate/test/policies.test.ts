@@ -607,6 +607,29 @@ describe('policies', () => {
     });
   }
 
+  test('deploy/cluster (tracing, log shipping) passes every rule; its privileged namespace only as the log shipper', async () => {
+    const r = await rendered('deploy/cluster');
+    assert.deepEqual(runRules(context(r.items)), []);
+    const psa = RULES.find((x) => x.name === 'namespace-psa') as Rule;
+    const writable = copy(r.items);
+    const ds = byId(writable, 'DaemonSet', 'fluent-bit').resource.spec.template.spec;
+    ds.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'varlog').readOnly = false;
+    assert.match(
+      runRules(context(writable), [psa])
+        .map((v) => v.message)
+        .join('\n'),
+      /hostPath \/var\/log must be mounted read-only/,
+    );
+    const deployment = copy(r.items);
+    byId(deployment, 'Deployment', 'jaeger').resource.metadata.namespace = 'logging';
+    assert.match(
+      runRules(context(deployment), [psa])
+        .map((v) => v.message)
+        .join('\n'),
+      /Deployment\/jaeger: only DaemonSets may run privileged/,
+    );
+  });
+
   test('a violation prints the file, the resource and the rule, one line each', async () => {
     const items = copy((await rendered('deploy/overlays/dev')).items);
     gwContainer(items).image = 'ghcr.io/mdp-example/api-gateway:latest';

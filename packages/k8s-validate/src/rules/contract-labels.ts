@@ -11,7 +11,7 @@ const REQUIRED = [
 export const contractLabels: Rule = {
   name: 'contract-labels',
   description:
-    'Namespaced objects carry app.kubernetes.io/part-of=mdp; workloads and their pod templates carry app.kubernetes.io/name, part-of, version and a component of api|worker|database|cache|broker.',
+    'Namespaced objects carry app.kubernetes.io/part-of=mdp; workloads and their pod templates carry app.kubernetes.io/name, part-of, version and a component of api|worker|database|cache|broker|observability.',
   check(ctx) {
     const out: Violation[] = [];
     const checkSet = (item: Located, labels: Record<string, string> | undefined, where: string) => {

@@ -16,7 +16,8 @@ const SERVICE_RELABELINGS: [string, string][] = [
   ['rollouts_pod_template_hash', '__meta_kubernetes_pod_label_rollouts_pod_template_hash'],
 ];
 /** A datastore's exporter has its own port and path; its series only need the app label. */
-const DATASTORE_COMPONENTS = new Set(['database', 'cache', 'broker']);
+// Third-party workloads (datastores, tracing): their own metrics port and path; only `app` relabelled.
+const DATASTORE_COMPONENTS = new Set(['database', 'cache', 'broker', 'observability']);
 
 export const podMonitorContract: Rule = {
   name: 'podmonitor-contract',
