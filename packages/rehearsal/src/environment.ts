@@ -121,7 +121,7 @@ export async function startEnvironment(opts: {
 
     // The cluster (only the CRDs the rehearsal uses), the controller.
     const cluster = await startCluster({
-      crds: CRD_SOURCES.filter((c) => c.name === 'Argo Rollouts' || c.name === 'Gateway API'),
+      crds: CRD_SOURCES.filter((c) => ['Argo Rollouts', 'Gateway API', 'Istio'].includes(c.name)),
       heldJobPods: { label: SMOKE_POD_LABEL.key, value: SMOKE_POD_LABEL.value },
     });
     cleanups.push(() => cluster.stop());

@@ -4,7 +4,7 @@
  * prometheus-operator would in a cluster:
  *
  *  - HAProxy weights: each frontend's shares per ReplicaSet (./weights.ts: the Service's ready
- *    endpoints, or an HTTPRoute's backend weights), mapped to the build that ReplicaSet runs
+ *    endpoints, or an HTTPRoute's backend weights, or a VirtualService's destination weights), mapped to the build that ReplicaSet runs
  *    (by its pod template's image);
  *  - Prometheus targets: the build of every ReplicaSet with ready pods, labelled as its pods
  *    (namespace, pod labels, so rollouts_pod_template_hash comes from the controller's ReplicaSet);
@@ -66,6 +66,7 @@ export async function startGlue(o: GlueOptions): Promise<Glue> {
     slices: [] as KubeObject[],
     pods: new Map<string, KubeObject>(),
     routes: new Map<string, KubeObject>(),
+    virtualServices: new Map<string, KubeObject>(),
     replicaSets: new Map<string, KubeObject>(),
   };
   const changes: WeightChange[] = [];
@@ -201,6 +202,10 @@ export async function startGlue(o: GlueOptions): Promise<Glue> {
     watch(`/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes`, (type, route) => {
       if (type === 'DELETED') view.routes.delete(route.metadata.name);
       else view.routes.set(route.metadata.name, route);
+    }),
+    watch(`/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`, (type, vs) => {
+      if (type === 'DELETED') view.virtualServices.delete(vs.metadata.name);
+      else view.virtualServices.set(vs.metadata.name, vs);
     }),
     watch(`/apis/argoproj.io/v1alpha1/namespaces/${ns}/rollouts`, (_type, ro) => {
       o.onRollout?.(ro, Date.now());

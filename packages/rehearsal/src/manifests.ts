@@ -49,6 +49,18 @@ export interface ServiceObjects {
   serviceAccounts: KubeObject[];
   templates: KubeObject[];
   podMonitor: KubeObject | undefined;
+  /** The Istio VirtualServices the canary's traffic router writes its weights to (east-west). */
+  virtualServices: KubeObject[];
+}
+
+/** The VirtualServices a Rollout's Istio traffic router names. */
+export function virtualServiceNames(rollout: KubeObject): string[] {
+  const istio = rollout.spec?.strategy?.canary?.trafficRouting?.istio;
+  if (!istio) return [];
+  return [
+    ...(istio.virtualService ? [istio.virtualService] : []),
+    ...((istio.virtualServices ?? []) as { name: string }[]),
+  ].map((v: { name: string }) => v.name);
 }
 
 /** The objects of `service` in the production render, as the rehearsal applies them. */
@@ -81,6 +93,7 @@ export function serviceObjects(render: KubeObject[], service: string): ServiceOb
     serviceAccounts: [...accounts].map((n) => must('ServiceAccount', n)),
     templates,
     podMonitor: named(render, 'PodMonitor', service),
+    virtualServices: virtualServiceNames(rollout).map((n) => must('VirtualService', n)),
   };
 }
 
@@ -277,7 +290,14 @@ export function rehearsalObjects(
 ): KubeObject[] {
   const ns = structuredClone(objs.namespace);
   ns.metadata.name = opts.namespace;
-  const items = [...objs.serviceAccounts, ...objs.services, ...objs.templates, objs.deployment, objs.rollout];
+  const items = [
+    ...objs.serviceAccounts,
+    ...objs.services,
+    ...objs.virtualServices,
+    ...objs.templates,
+    objs.deployment,
+    objs.rollout,
+  ];
   for (const o of items) o.metadata.namespace = opts.namespace;
   const c = (objs.deployment.spec.template.spec.containers as { name: string; image: string }[]).find(
     (x) => x.name === opts.container,

@@ -7,6 +7,7 @@
  * real controller deciding; then the figures, from HAProxy's log of every request, the
  * controller's Rollout status (as watched) and its AnalysisRuns.
  */
+
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { smoke } from '@mdp/api-client/smoke';
@@ -26,6 +27,7 @@ import {
   serviceObjects,
 } from './manifests.js';
 import type { Outcome, Scenario } from './scenarios.js';
+import type { Frontend } from './weights.js';
 
 export interface StepFigure {
   setWeight: number;
@@ -228,7 +230,16 @@ export async function rehearse(
     }
   };
 
-  const frontends = RELEASED[svc].frontends.map((f) => ({ name: f, service: f }));
+  // The production frontend follows the Rollout's traffic router when it has one (order-service:
+  // the Istio VirtualService the controller writes its weights to), else the Service's endpoints.
+  const istio = objs.rollout.spec?.strategy?.canary?.trafficRouting?.istio?.virtualService as
+    | { name: string; routes?: string[] }
+    | undefined;
+  const frontends: Frontend[] = RELEASED[svc].frontends.map((f, i) => ({
+    name: f,
+    service: f,
+    ...(i === 0 && istio ? { virtualService: { name: istio.name, route: istio.routes?.[0] } } : {}),
+  }));
   const production = frontends[0]?.name as string;
   await env.cluster.kubectlOk(['apply', '--server-side', '--field-manager=rehearsal', '-f', '-'], {
     input: items.map((i) => stringify(i)).join('---\n'),

@@ -90,3 +90,59 @@ test('an HTTPRoute, when there is one: backend weights, each split by its Servic
   // No such route in the cluster: the Service's endpoints decide.
   assert.deepEqual([...shares(view, { name: 'svc', service: 'svc', route: 'missing' })], [['stable', 1]]);
 });
+
+test('a VirtualService, when there is one: the named route destination weights, each split by its Service endpoints', () => {
+  // Nine stable pods and one canary pod (the controller scales the canary to its weight):
+  // the route's 50/50, not the 9:1 replica split, decides.
+  const pods = new Map([...Array.from({ length: 9 }, (_, i) => pod(`s${i}`, 'stable')), pod('c1', 'canary')]);
+  const vs = (stable: number, canary: number): KubeObject => ({
+    metadata: { name: 'order-service' },
+    spec: {
+      http: [
+        { name: 'other', route: [{ destination: { host: 'elsewhere' } }] },
+        {
+          name: 'primary',
+          route: [
+            { destination: { host: 'svc-stable' }, weight: stable },
+            { destination: { host: 'svc-canary' }, weight: canary },
+          ],
+        },
+      ],
+    },
+  });
+  const view = {
+    slices: [
+      slice(
+        'svc-stable',
+        Array.from({ length: 9 }, (_, i) => [`s${i}`, true] as [string, boolean]),
+      ),
+      slice('svc-canary', [['c1', true]]),
+      slice('svc', [
+        ['s0', true],
+        ['c1', true],
+      ]),
+    ],
+    pods,
+    virtualServices: new Map([['order-service', vs(50, 50)]]),
+  };
+  const frontend = {
+    name: 'svc',
+    service: 'svc',
+    virtualService: { name: 'order-service', route: 'primary' },
+  };
+  assert.deepEqual([...haproxyWeights(shares(view, frontend))].sort(), [
+    ['canary', 50],
+    ['stable', 50],
+  ]);
+  view.virtualServices.set('order-service', vs(100, 0));
+  assert.deepEqual([...haproxyWeights(shares(view, frontend))].sort(), [
+    ['canary', 0],
+    ['stable', 100],
+  ]);
+  // Without the VirtualService in the cluster: the Service's endpoints.
+  view.virtualServices.clear();
+  assert.deepEqual([...haproxyWeights(shares(view, frontend))].sort(), [
+    ['canary', 50],
+    ['stable', 50],
+  ]);
+});

@@ -7,11 +7,15 @@
  *    Service of a blue-green, whose selectors the controller switches): the share of each
  *    ReplicaSet (rollouts-pod-template-hash) among the Service's ready endpoints;
  *  - an HTTPRoute (the Gateway API traffic router, once the Rollouts use it): each rule's
- *    backendRefs weights, each backend Service's share split again by its ready endpoints.
+ *    backendRefs weights, each backend Service's share split again by its ready endpoints;
+ *  - an Istio VirtualService (the mesh traffic router of order-service and product-service):
+ *    the destination weights of its named http route, each destination host (a Service of the
+ *    namespace) split again by its ready endpoints.
  *
  * Not covered: session affinity, topology-aware routing, per-pod load (one process stands for
  * all pods of a ReplicaSet), HTTPRoute matches/filters/several rules (the first rule is taken),
- * mesh routes (VirtualService, GAMMA), and kube-proxy's per-connection balancing (HAProxy
+ * VirtualService matches, subsets and retries (the named route's destinations are taken), GAMMA
+ * routes, sidecars (no Envoy runs: HAProxy stands in for the mesh), and kube-proxy's per-connection balancing (HAProxy
  * balances per request, weighted round robin).
  */
 import type { KubeObject } from './kube.js';
@@ -25,6 +29,8 @@ export interface ClusterView {
   pods: Map<string, KubeObject>;
   /** HTTPRoutes of the namespace, by name. */
   routes?: Map<string, KubeObject>;
+  /** Istio VirtualServices of the namespace, by name. */
+  virtualServices?: Map<string, KubeObject>;
 }
 
 /** Ready endpoints of Service `service`, counted by their pod's rollouts-pod-template-hash. */
@@ -54,19 +60,47 @@ export interface Frontend {
   service: string;
   /** An HTTPRoute whose first rule splits between Services; used when it is in the cluster. */
   route?: string;
+  /** A VirtualService (and the name of its http route) that splits between Services; used when it is in the cluster. */
+  virtualService?: { name: string; route?: string };
+}
+
+/** The Services a frontend's router splits between, with their weights; undefined: no router. */
+function backends(view: ClusterView, frontend: Frontend): { name: string; weight: number }[] | undefined {
+  const route = frontend.route ? view.routes?.get(frontend.route) : undefined;
+  if (route)
+    return ((route.spec?.rules?.[0]?.backendRefs ?? []) as { name: string; weight?: number }[]).map((r) => ({
+      name: r.name,
+      weight: r.weight ?? 1,
+    }));
+  const vs = frontend.virtualService ? view.virtualServices?.get(frontend.virtualService.name) : undefined;
+  if (vs) {
+    const http = (vs.spec?.http ?? []) as {
+      name?: string;
+      route?: { destination: { host: string }; weight?: number }[];
+    }[];
+    const named = frontend.virtualService?.route
+      ? http.find((h) => h.name === frontend.virtualService?.route)
+      : http[0];
+    const dests = named?.route ?? [];
+    // Istio: a single destination without a weight takes everything.
+    return dests.map((d) => ({
+      name: d.destination.host,
+      weight: d.weight ?? (dests.length === 1 ? 100 : 0),
+    }));
+  }
+  return undefined;
 }
 
 /** Share (0..1) of the frontend's traffic per ReplicaSet hash. */
 export function shares(view: ClusterView, frontend: Frontend): Map<string, number> {
-  const route = frontend.route ? view.routes?.get(frontend.route) : undefined;
-  if (!route) return normalise(endpointsByHash(view, frontend.service));
-  const refs = (route.spec?.rules?.[0]?.backendRefs ?? []) as { name: string; weight?: number }[];
-  const total = refs.reduce((a, r) => a + (r.weight ?? 1), 0);
+  const refs = backends(view, frontend);
+  if (!refs) return normalise(endpointsByHash(view, frontend.service));
+  const total = refs.reduce((a, r) => a + r.weight, 0);
   const out = new Map<string, number>();
   for (const ref of refs) {
     if (!total) break;
     for (const [hash, share] of normalise(endpointsByHash(view, ref.name)))
-      out.set(hash, (out.get(hash) ?? 0) + (share * (ref.weight ?? 1)) / total);
+      out.set(hash, (out.get(hash) ?? 0) + (share * ref.weight) / total);
   }
   return out;
 }
