@@ -365,6 +365,13 @@ const BREAKERS: Record<string, Mutation[]> = {
       },
       expect: /must be an Argo CD Sync hook/,
     },
+    {
+      name: 'the Namespace after the datastores it holds',
+      apply: (i) => {
+        delete meta(i, 'Namespace', 'mdp-dev').annotations['argocd.argoproj.io/sync-wave'];
+      },
+      expect: /wave 0 comes after objects it holds \(wave -3\)/,
+    },
   ],
   'service-env-contract': [
     {
