@@ -14,7 +14,17 @@ env="$1" reason="$2" timeout="${3:-60}"
 check_env "$env"
 ns="$(namespace_of "$env")"
 started=$SECONDS
-services="$(npm run --silent --prefix "$ROOT" promote -- digests --env "$env" --repo "$ROOT" | jq -r '.images[].service')"
+# The services whose digest the reverted promotion changed: an undo of any other Rollout would
+# take it back to an older revision that this promotion did not bring.
+records="$ROOT/deploy/promotions/$env.jsonl"
+[ -f "$records" ] || die "no promotion records for $env ($records)"
+services="$(jq -rs '
+  (map(select(.kind == "rollback") | .promotion)) as $reverted
+  | map(select(.kind == "promotion" and (.id as $id | $reverted | index($id) | not))) | last
+  | if . == null then error("no promotion in place") else . end
+  | .images as $new | .previous as $old
+  | $new | keys_unsorted[] | select($new[.] != $old[.])' "$records")" ||
+  die "no promotion to roll back in $records"
 git_identity
 npm run --silent --prefix "$ROOT" rollback:promotion -- --env "$env" --repo "$ROOT" --reason "$reason"
 gitops_push

@@ -28,6 +28,10 @@ const EMPTY_TRUSTED_ROOT = {
 
 export interface Signer {
   publicKey: string;
+  /** The trusted root that trusts no authority (for `cosign verify --trusted-root`). */
+  trustedRoot: string;
+  /** Signs `ref` (name@sha256:...) with the run's key. */
+  sign(ref: string): Promise<void>;
   /** Signs `ref` (name@sha256:...) and attests its CycloneDX SBOM; returns the SBOM. */
   signAndAttest(ref: string): Promise<CycloneDx>;
   verify(ref: string): Promise<RunResult>;
@@ -42,7 +46,6 @@ export interface CycloneDx {
 
 export async function createSigner(work: string): Promise<Signer> {
   const cosign = toolPath('cosign');
-  const trivy = toolPath('trivy');
   const env = {
     COSIGN_PASSWORD: randomBytes(12).toString('hex'),
     // Whatever cosign would cache stays in this run's folder.
@@ -65,15 +68,19 @@ export async function createSigner(work: string): Promise<Signer> {
     ...registry,
   ];
 
+  const sign = async (ref: string) => {
+    await mustRun(cosign, ['sign', '--key', key, '--tlog-upload=false', '--yes', ...registry, ref], { env });
+  };
+
   return {
     publicKey,
+    trustedRoot,
+    sign,
     async signAndAttest(ref) {
-      await mustRun(cosign, ['sign', '--key', key, '--tlog-upload=false', '--yes', ...registry, ref], {
-        env,
-      });
+      await sign(ref);
       const sbomFile = path.join(work, `sbom-${randomBytes(4).toString('hex')}.cdx.json`);
       await mustRun(
-        trivy,
+        toolPath('trivy'),
         [
           'image',
           '--quiet',

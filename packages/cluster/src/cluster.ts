@@ -134,6 +134,9 @@ export function kubectlFor(kubeconfig: string): Pick<Cluster, 'kubectl' | 'kubec
           resolve({ code, stdout, stderr });
         },
       );
+      // A command that reads no input may exit before its stdin is closed (EPIPE): its exit code
+      // and stderr are the answer, not the pipe's error.
+      child.stdin?.on('error', () => {});
       child.stdin?.end(o.input ?? '');
     });
   const kubectlOk: Cluster['kubectlOk'] = async (args, o = {}) => {

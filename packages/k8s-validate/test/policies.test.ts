@@ -366,6 +366,20 @@ const BREAKERS: Record<string, Mutation[]> = {
       },
       expect: /must be an Argo CD Sync hook/,
     },
+    {
+      name: 'the Namespace after the datastores it holds',
+      apply: (i) => {
+        delete meta(i, 'Namespace', 'mdp-dev').annotations['argocd.argoproj.io/sync-wave'];
+      },
+      expect: /wave 0 comes after objects it holds \(wave -5\)/,
+    },
+    {
+      name: 'a migration whose ServiceAccount comes with the services',
+      apply: (i) => {
+        delete meta(i, 'ServiceAccount', 'order-service').annotations['argocd.argoproj.io/sync-wave'];
+      },
+      expect: /wave -2: its ServiceAccount order-service comes in wave 0, not before/,
+    },
   ],
   'service-env-contract': [
     {
