@@ -29,6 +29,14 @@ function privilegedProblems(ctx: Parameters<Rule['check']>[0], ns: string): stri
   return out;
 }
 
+/**
+ * Namespaces that an operator's own install creates and owns (deploy/cluster only configures
+ * it there, never runs a workload there): argo-rollouts (the controller's install manifest;
+ * deploy/cluster/argo-rollouts-config.yaml is its ConfigMap). Rendering the Namespace here too
+ * would give it two owners in Argo CD.
+ */
+const INSTALLED_NAMESPACES = new Set(['argo-rollouts']);
+
 export const namespacePsa: Rule = {
   name: 'namespace-psa',
   description:
@@ -42,6 +50,8 @@ export const namespacePsa: Rule = {
     for (const ns of namespaces) {
       const item = find(ctx, 'Namespace', ns);
       if (!item) {
+        const workloadHere = workloads(ctx).some((w) => w.item.resource.metadata?.namespace === ns);
+        if (INSTALLED_NAMESPACES.has(ns) && !workloadHere) continue;
         if (hasWorkloads) {
           const first = ctx.items.find((i) => i.resource.metadata?.namespace === ns);
           if (first) out.push(violation(this.name, first, `namespace ${ns} is not part of the render`));
