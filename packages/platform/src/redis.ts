@@ -14,6 +14,9 @@ export interface RedisOptions {
   masterName?: string;
 }
 
+/** Emitted on a client by createRedis when it reconnects a client that ioredis ended. */
+export const RECONNECT_SCHEDULED = 'mdp:reconnect-scheduled';
+
 /** A READONLY error means we still talk to a node that was demoted: reconnect and resend. */
 const reconnectOnReadonly = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
 
@@ -60,7 +63,39 @@ export function createRedis(url: string, opts: RedisOptions = {}): Redis {
     : new Redis(url, common);
   // Errors surface through commands and /readyz; an unhandled 'error' event would crash.
   client.on('error', () => {});
+  if (opts.sentinels?.length) keepConnected(client, timeout);
   return client;
+}
+
+/**
+ * ioredis ends a Sentinel client for good when its connector's connect() rejects, which
+ * happens when its own FailoverDetector (on +switch-master) disconnects the connector while a
+ * reconnect is asking the Sentinels where the primary is: a race of every unplanned failover
+ * (test/redis-sentinel.test.ts reproduces it). A client that nobody closed is connected again
+ * after a short pause; one closed by quit() or disconnect() stays closed.
+ */
+function keepConnected(client: Redis, pauseMs: number): void {
+  let closed = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<Redis['quit']>) => {
+    closed = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closed = true;
+    disconnect(reconnect);
+  };
+  client.on('end', () => {
+    if (closed) return;
+    client.emit(RECONNECT_SCHEDULED);
+    setTimeout(
+      () => {
+        if (!closed && client.status === 'end') client.connect().catch(() => {});
+      },
+      Math.min(pauseMs, 500),
+    ).unref();
+  });
 }
 
 /** A client that starts connecting now (errors surface through commands and /readyz). */
