@@ -200,7 +200,11 @@ describe('promotion end to end: registry, GitOps clone, local cluster, Argo Roll
         // Three fake nodes: production's datastores spread one replica per node (required anti-affinity).
         const cl = await startCluster({ nodes: 3 });
         cluster = cl;
-        controller = await startRolloutsController(cl.kubeconfig, path.join(work, 'rollouts-controller.log'));
+        controller = await startRolloutsController(
+          cl.kubeconfig,
+          path.join(work, 'rollouts-controller.log'),
+          cl.kubectl,
+        );
         lap('cluster and Argo Rollouts controller up');
         return cl;
       })(),
@@ -259,7 +263,9 @@ describe('promotion end to end: registry, GitOps clone, local cluster, Argo Roll
     await stack?.stop();
     await registry?.stop();
     await removeLocal(localNames);
-    rmSync(work, { recursive: true, force: true });
+    // MDP_KEEP_WORK=1 keeps the run's folder (controller log, GitOps clone, records) to read.
+    if (process.env.MDP_KEEP_WORK === '1') say(`work folder kept: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   });
 
   test('staging: the digests promoted by a commit (signature gate), synced, Healthy; smoke and load test recorded', async () => {

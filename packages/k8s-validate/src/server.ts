@@ -271,18 +271,18 @@ export function rolloutsConfigMap(pluginPath: string): string {
 export async function startRolloutsController(
   kubeconfig: string,
   logFile: string,
-  kubectl?: Kubectl,
+  kubectl: Kubectl,
 ): Promise<Managed> {
   const [metrics, healthz] = [await freePort(), await freePort()];
-  // The controller loads its traffic-router plugins once, at start, from argo-rollouts-config.
-  if (kubectl) {
-    const ns = await kubectl(['create', 'namespace', ROLLOUTS_NAMESPACE]);
-    if (ns.code !== 0 && !/AlreadyExists/.test(ns.stderr)) throw new Error(`namespace: ${errors(ns.stderr)}`);
-    const cm = await kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], {
-      input: rolloutsConfigMap(engine('rollouts-gatewayapi-router')),
-    });
-    if (cm.code !== 0) throw new Error(`argo-rollouts-config: ${errors(cm.stderr)}`);
-  }
+  // The controller loads its traffic-router plugins once, at start, from argo-rollouts-config:
+  // without it, a Rollout routed by the Gateway API plugin never gets a ReplicaSet ("plugin
+  // argoproj-labs/gatewayAPI not configured in configmap").
+  const ns = await kubectl(['create', 'namespace', ROLLOUTS_NAMESPACE]);
+  if (ns.code !== 0 && !/AlreadyExists/.test(ns.stderr)) throw new Error(`namespace: ${errors(ns.stderr)}`);
+  const cm = await kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], {
+    input: rolloutsConfigMap(engine('rollouts-gatewayapi-router')),
+  });
+  if (cm.code !== 0) throw new Error(`argo-rollouts-config: ${errors(cm.stderr)}`);
   const proc = startProcess(
     'rollouts-controller',
     engine('rollouts-controller'),

@@ -128,6 +128,7 @@ export async function startEnvironment(opts: {
     const controller: Managed = await startRolloutsController(
       cluster.kubeconfig,
       path.join(dir, 'rollouts-controller.log'),
+      cluster.kubectl,
     );
     cleanups.push(() => controller.stop());
     log(`cluster and Argo Rollouts controller up (${since()})`);
