@@ -61,7 +61,7 @@ export function orderRoutes(
               ['INSUFFICIENT_STOCK', 'not enough stock for a line'],
               [
                 'ORDER_LIMIT_REACHED',
-                'the customer holds as many open orders, or units of a product, as the shop allows; cancel one or wait',
+                'the customer already holds the most open orders, or units of a product, the shop allows (cancel one, or wait)',
               ],
             ],
             422: [
