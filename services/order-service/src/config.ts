@@ -14,7 +14,7 @@ export const defaults = {
    * and were placed in the last ORDER_LIMIT_WINDOW_HOURS. The units cap is what bounds the stock
    * one account can tie up; the order cap is a backstop on rows and events.
    */
-  ORDER_LIMIT_OPEN_ORDERS: 100,
+  ORDER_LIMIT_OPEN_ORDERS: 250,
   ORDER_LIMIT_UNITS_PER_PRODUCT: 20,
   ORDER_LIMIT_WINDOW_HOURS: 24,
 } as const;
