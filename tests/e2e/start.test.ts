@@ -45,8 +45,10 @@ function npmStart(env: Record<string, string>, args: string[] = []) {
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => (out.stdout += d));
   child.stderr.on('data', (d) => (out.stderr += d));
+  // 'close', not 'exit': npm exits on the SIGINT of Ctrl-C while the start script under it is
+  // still stopping (and printing); 'close' waits until every holder of the pipes let go of them.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.on('exit', (code, signal) => r({ code, signal })),
+    child.on('close', (code, signal) => r({ code, signal })),
   );
   return { child, out, exited };
 }
