@@ -363,9 +363,9 @@ export async function applyForReal(
   const wanted = render.items.filter((i) => kinds.includes(i.resource.kind));
   const state = new Map<string, string>();
   const finished = new Set<string>();
-  // The Deployments a Rollout references (workloadRef): the controller scales them down after
-  // (scaleDown: progressively, as) the Rollout's own pods come up, so one that still has its
-  // replicas is not done yet, even while the Rollout already reports Healthy.
+  // The Deployments a Rollout references (workloadRef): the controller scales them down as the
+  // Rollout's own pods come up (scaleDown: progressively), so one that still has replicas is not
+  // done yet, even while its Rollout already reports Healthy.
   const referenced = new Set(
     rollouts
       ? render.items
@@ -385,8 +385,8 @@ export async function applyForReal(
     if (w.kind === 'Rollout') return w.status?.phase === 'Healthy';
     if (w.kind === 'Deployment' && referenced.has(w.metadata.name))
       return w.spec?.replicas === 0 && (w.status?.readyReplicas ?? 0) === 0;
-    // A Deployment a Rollout scaled to 0 is done when its last pod has left, not merely when
-    // 0 are wanted.
+    // Any other Deployment scaled to 0 is done when its last pod has left, not merely when 0
+    // are wanted.
     if (w.spec?.replicas === 0) return (w.status?.readyReplicas ?? 0) === 0;
     return (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1);
   };

@@ -44,8 +44,7 @@ describe('Redis through Sentinel: the client survives a failover signal during i
     sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
     // Ready when it names the master it monitors.
     await eventually(async () => {
-      const probe = createRedis('redis://127.0.0.1:6379', { timeoutMs: 500 });
-      probe.options.port = port;
+      const probe = createRedis(`redis://127.0.0.1:${port}`, { timeoutMs: 500 });
       try {
         await probe.connect();
         const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null;
