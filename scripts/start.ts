@@ -209,10 +209,12 @@ async function main(): Promise<void> {
   const { installed, missing } = installedEngines();
   const engines: Engine[] = observe ? installed : [];
   const tracing = engines.includes('collector') && engines.includes('jaeger');
-  // PORT_BASE=0 (throw-away runs, tests): free ports.
+  // PORT_BASE=0 (throw-away runs, tests): free ports. The services need the collector's OTLP
+  // port now; every other one is picked by startObservability as its engine starts (0).
   const obsPorts = { ...OBSERVABILITY_PORTS };
   if (engines.length && PORT_BASE === 0)
-    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[]) obsPorts[k] = await freePort();
+    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[])
+      obsPorts[k] = k === 'otlpHttp' ? await freePort() : 0;
   if (tracing && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
     shared.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${obsPorts.otlpHttp}`;
   else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT)

@@ -32,7 +32,7 @@ import {
 } from '@mdp/monitoring/observability';
 import { type SlackReceiver, startSlackReceiver } from '@mdp/monitoring/slack-receiver';
 import { slos } from '@mdp/monitoring/slo';
-import { eventually, freePort, TEST_PG_URL, TEST_REDIS_URL } from '@mdp/platform/testing';
+import { eventually, TEST_PG_URL, TEST_REDIS_URL } from '@mdp/platform/testing';
 import { architectureEdges } from './architecture.js';
 import { apiClientCli } from './cli.js';
 import {
@@ -128,8 +128,9 @@ describe('observability, live: Prometheus, Alertmanager, Jaeger v2 and the colle
       'postgresExporter',
       'redisExporter',
     ] as const;
+    // 0: startObservability picks each port as its engine starts (and again if it was taken).
     const ports = {} as Ports;
-    for (const n of names) ports[n] = await freePort();
+    for (const n of names) ports[n] = 0;
     // The seed creates the administrator with this password (createProduct / updateProduct).
     process.env.SEED_ADMIN_PASSWORD = ADMIN.password;
     obs = await startObservability({

@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { freePort } from '@mdp/platform/testing';
 import { repoRoot, toolPath } from '@mdp/platform/tools';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { configFile } from './alertmanager.js';
@@ -223,6 +224,11 @@ export interface Ports {
 export interface ObservabilityOptions {
   /** Where configs, data and logs go. */
   dir: string;
+  /**
+   * A port of 0 is picked free just before its engine starts, and picked again when another
+   * process took it in between (the engine exits with "address already in use"); a given port
+   * is used as it is.
+   */
   ports: Ports;
   /** The namespace the targets appear in (as in the cluster: mdp-dev, ...). */
   namespace: string;
@@ -305,7 +311,9 @@ async function stopAll(procs: ChildProcess[], killAfterMs = 8000): Promise<void>
  */
 export async function startObservability(opts: ObservabilityOptions): Promise<Observability> {
   const want = new Set<Engine>(opts.engines ?? (Object.keys(ENGINES) as Engine[]));
-  const { ports, dir } = opts;
+  const { dir } = opts;
+  const ports: Ports = { ...opts.ports };
+  const picked = new Set<keyof Ports>();
   mkdirSync(dir, { recursive: true });
   const procs: Partial<Record<Engine, ChildProcess>> = {};
   const outputs: Partial<Record<Engine, string>> = {};
@@ -336,6 +344,25 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
     }
   };
 
+  /** Starts an engine (`run`: start and wait until ready) on its ports `keys`, see `Ports`. */
+  const launch = async (engine: Engine, keys: (keyof Ports)[], run: () => Promise<void>) => {
+    for (let attempt = 1; ; attempt++) {
+      for (const k of keys)
+        if (ports[k] === 0 || picked.has(k)) {
+          ports[k] = await freePort();
+          picked.add(k);
+        }
+      try {
+        return await run();
+      } catch (err) {
+        const taken =
+          /address already in use/.test((err as Error).message) && keys.some((k) => picked.has(k));
+        if (!taken || attempt === 3) throw err;
+        procs[engine]?.kill('SIGKILL');
+      }
+    }
+  };
+
   try {
     return await startAll();
   } catch (err) {
@@ -347,33 +374,41 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
   async function startAll(): Promise<Observability> {
     // Jaeger, then the collector that exports to it.
     if (want.has('jaeger')) {
-      start('jaeger', [`--config=${path.join(root(), 'jaeger', 'jaeger-config.yaml')}`], {
-        QUERY_HTTP_ENDPOINT: local(ports.jaegerUi),
-        QUERY_GRPC_ENDPOINT: local(ports.jaegerGrpc),
-        OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
-        TELEMETRY_HOST: '127.0.0.1',
-        TELEMETRY_PORT: String(ports.jaegerTelemetry),
-        HEALTH_ENDPOINT: local(ports.jaegerHealth),
-        BATCH_TIMEOUT: opts.collector.batchTimeout,
-      });
-      await ready('jaeger', `http://${local(ports.jaegerHealth)}/status`, (s) => s === 200);
-      await ready('jaeger', `http://${local(ports.jaegerUi)}/api/services`, (s) => s === 200);
+      await launch(
+        'jaeger',
+        ['jaegerUi', 'jaegerGrpc', 'jaegerOtlpGrpc', 'jaegerTelemetry', 'jaegerHealth'],
+        async () => {
+          start('jaeger', [`--config=${path.join(root(), 'jaeger', 'jaeger-config.yaml')}`], {
+            QUERY_HTTP_ENDPOINT: local(ports.jaegerUi),
+            QUERY_GRPC_ENDPOINT: local(ports.jaegerGrpc),
+            OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
+            TELEMETRY_HOST: '127.0.0.1',
+            TELEMETRY_PORT: String(ports.jaegerTelemetry),
+            HEALTH_ENDPOINT: local(ports.jaegerHealth),
+            BATCH_TIMEOUT: opts.collector.batchTimeout,
+          });
+          await ready('jaeger', `http://${local(ports.jaegerHealth)}/status`, (s) => s === 200);
+          await ready('jaeger', `http://${local(ports.jaegerUi)}/api/services`, (s) => s === 200);
+        },
+      );
     }
     if (want.has('collector')) {
-      start('collector', [`--config=${path.join(root(), 'jaeger', 'collector-config.yaml')}`], {
-        OTLP_HTTP_ENDPOINT: local(ports.otlpHttp),
-        OTLP_GRPC_ENDPOINT: local(ports.otlpGrpc),
-        JAEGER_OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
-        SPANMETRICS_PROMETHEUS_ENDPOINT: local(ports.spanmetrics),
-        TELEMETRY_HOST: '127.0.0.1',
-        TELEMETRY_PORT: String(ports.collectorTelemetry),
-        TAIL_SAMPLING_PERCENT: String(opts.collector.tailSamplingPercent),
-        TAIL_DECISION_WAIT: opts.collector.tailDecisionWait,
-        SPANMETRICS_FLUSH_INTERVAL: opts.collector.spanmetricsFlushInterval,
-        BATCH_TIMEOUT: opts.collector.batchTimeout,
+      await launch('collector', ['otlpHttp', 'otlpGrpc', 'spanmetrics', 'collectorTelemetry'], async () => {
+        start('collector', [`--config=${path.join(root(), 'jaeger', 'collector-config.yaml')}`], {
+          OTLP_HTTP_ENDPOINT: local(ports.otlpHttp),
+          OTLP_GRPC_ENDPOINT: local(ports.otlpGrpc),
+          JAEGER_OTLP_GRPC_ENDPOINT: local(ports.jaegerOtlpGrpc),
+          SPANMETRICS_PROMETHEUS_ENDPOINT: local(ports.spanmetrics),
+          TELEMETRY_HOST: '127.0.0.1',
+          TELEMETRY_PORT: String(ports.collectorTelemetry),
+          TAIL_SAMPLING_PERCENT: String(opts.collector.tailSamplingPercent),
+          TAIL_DECISION_WAIT: opts.collector.tailDecisionWait,
+          SPANMETRICS_FLUSH_INTERVAL: opts.collector.spanmetricsFlushInterval,
+          BATCH_TIMEOUT: opts.collector.batchTimeout,
+        });
+        // The OTLP/HTTP receiver answers a GET of /v1/traces with 405: it is listening.
+        await ready('collector', `http://${local(ports.otlpHttp)}/v1/traces`);
       });
-      // The OTLP/HTTP receiver answers a GET of /v1/traces with 405: it is listening.
-      await ready('collector', `http://${local(ports.otlpHttp)}/v1/traces`);
     }
 
     const targets: Target[] = [
@@ -386,10 +421,12 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
     if (want.has('postgresExporter')) {
       const dsn = new URL(opts.postgresUrl);
       if (!dsn.searchParams.has('sslmode')) dsn.searchParams.set('sslmode', 'disable');
-      start('postgresExporter', [`--web.listen-address=${local(ports.postgresExporter)}`], {
-        DATA_SOURCE_NAME: dsn.toString(),
+      await launch('postgresExporter', ['postgresExporter'], async () => {
+        start('postgresExporter', [`--web.listen-address=${local(ports.postgresExporter)}`], {
+          DATA_SOURCE_NAME: dsn.toString(),
+        });
+        await ready('postgresExporter', `http://${local(ports.postgresExporter)}/metrics`, (s) => s === 200);
       });
-      await ready('postgresExporter', `http://${local(ports.postgresExporter)}/metrics`, (s) => s === 200);
       targets.push({
         address: local(ports.postgresExporter),
         podMonitor: 'databases/postgresql-ha/podmonitor.yaml',
@@ -404,11 +441,13 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
       });
     }
     if (want.has('redisExporter')) {
-      start('redisExporter', [
-        `-redis.addr=${opts.redisUrl}`,
-        `-web.listen-address=${local(ports.redisExporter)}`,
-      ]);
-      await ready('redisExporter', `http://${local(ports.redisExporter)}/metrics`, (s) => s === 200);
+      await launch('redisExporter', ['redisExporter'], async () => {
+        start('redisExporter', [
+          `-redis.addr=${opts.redisUrl}`,
+          `-web.listen-address=${local(ports.redisExporter)}`,
+        ]);
+        await ready('redisExporter', `http://${local(ports.redisExporter)}/metrics`, (s) => s === 200);
+      });
       targets.push({
         address: local(ports.redisExporter),
         podLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/component': 'cache' },
@@ -432,13 +471,15 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
     // Alertmanager before Prometheus.
     if (want.has('alertmanager')) {
       const amConfig = stageAlertmanager(path.join(dir, 'alertmanager'), opts.slackUrl);
-      start('alertmanager', [
-        `--config.file=${amConfig}`,
-        `--storage.path=${path.join(dir, 'alertmanager', 'data')}`,
-        `--web.listen-address=${local(ports.alertmanager)}`,
-        '--cluster.listen-address=',
-      ]);
-      await ready('alertmanager', `http://${local(ports.alertmanager)}/-/ready`, (s) => s === 200);
+      await launch('alertmanager', ['alertmanager'], async () => {
+        start('alertmanager', [
+          `--config.file=${amConfig}`,
+          `--storage.path=${path.join(dir, 'alertmanager', 'data')}`,
+          `--web.listen-address=${local(ports.alertmanager)}`,
+          '--cluster.listen-address=',
+        ]);
+        await ready('alertmanager', `http://${local(ports.alertmanager)}/-/ready`, (s) => s === 200);
+      });
     }
     if (want.has('prometheus')) {
       const rules = stageRuleFiles(path.join(dir, 'prometheus', 'rules'), opts.rules);
@@ -452,13 +493,15 @@ export async function startObservability(opts: ObservabilityOptions): Promise<Ob
       };
       const file = path.join(dir, 'prometheus', 'prometheus.yaml');
       writeFileSync(file, stringify(config));
-      start('prometheus', [
-        `--config.file=${file}`,
-        `--storage.tsdb.path=${path.join(dir, 'prometheus', 'data')}`,
-        `--web.listen-address=${local(ports.prometheus)}`,
-        ...(opts.prometheusArgs ?? []),
-      ]);
-      await ready('prometheus', `http://${local(ports.prometheus)}/-/ready`, (s) => s === 200);
+      await launch('prometheus', ['prometheus'], async () => {
+        start('prometheus', [
+          `--config.file=${file}`,
+          `--storage.tsdb.path=${path.join(dir, 'prometheus', 'data')}`,
+          `--web.listen-address=${local(ports.prometheus)}`,
+          ...(opts.prometheusArgs ?? []),
+        ]);
+        await ready('prometheus', `http://${local(ports.prometheus)}/-/ready`, (s) => s === 200);
+      });
     }
     return {
       urls: {
