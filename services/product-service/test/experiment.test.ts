@@ -96,7 +96,9 @@ describe('catalog.ranking A/B experiment (shipped flag file, real Redis and Post
     });
     await app.ready();
     const admin = `Bearer ${await keys.sign(randomUUID(), 'admin')}`;
-    // Alternating out of stock / in stock, so the two rankings differ on the page.
+    // Out of stock / in stock alternating in the page's order (by id), so the two rankings always
+    // differ on the page: stock given at creation would follow random ids (CI once drew ids that put
+    // every product in stock first, and the in-stock-first page equalled control's).
     for (let i = 0; i < 6; i++) {
       const res = await app.inject({
         method: 'POST',
@@ -108,11 +110,22 @@ describe('catalog.ranking A/B experiment (shipped flag file, real Redis and Post
           description: 'A lamp',
           category,
           price: { amount: 2500, currency: 'EUR' },
-          stock: i % 2 === 0 ? 0 : 50,
+          stock: 0,
         },
       });
       assert.equal(res.statusCode, 201, res.body);
       productIds.push(res.json().id);
+    }
+    productIds.sort();
+    for (const [i, id] of productIds.entries()) {
+      if (i % 2 === 0) continue;
+      const res = await app.inject({
+        method: 'PATCH',
+        url: `/products/${id}`,
+        headers: { authorization: admin },
+        payload: { stock: 50 },
+      });
+      assert.equal(res.statusCode, 200, res.body);
     }
     for (const u of users) variantOf.set(u, await flags.string(FLAG, 'control', { targetingKey: u }));
   });
