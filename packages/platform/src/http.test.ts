@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { AppError } from './errors.js';
@@ -208,6 +209,8 @@ test('errors of a datastore failing over are outages (503), other database error
     new Error('NOREPLICAS Not enough good replicas to write.'),
     new Error("READONLY You can't write against a read only replica."),
     new ReplicationError(1, 0),
+    // node-postgres, a pooled client whose connection was terminated (the fault suite's 500)
+    new Error('Client has encountered a connection error and is not queryable'),
   ])
     assert.equal(isDependencyOutage(e), true, String((e as { code?: string }).code ?? e.message));
   for (const e of [pg('23505'), pg('22P02'), new Error('boom'), new Error('ERR wrong number of arguments')])
@@ -247,5 +250,36 @@ test('errors Fastify answers before routing (bad percent-escape, over-long param
     assert.equal(res.json().error.code, 'BAD_REQUEST', url);
     assert.ok(res.json().error.requestId);
     assert.ok(res.headers['x-request-id']);
+  }
+});
+
+test('draining: every answer closes its keep-alive connection, so the server can close under traffic', async () => {
+  const { app, health } = testApp({
+    routes: (scope) => scope.get('/things', { schema: {} }, async () => ({ ok: true })),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const { port } = app.server.address() as import('node:net').AddressInfo;
+    // The head of one answer on a keep-alive connection (the connection is then dropped).
+    const get = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        let head = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n`),
+        );
+        socket.setEncoding('utf8').on('error', reject);
+        socket.on('data', (chunk) => {
+          head += chunk;
+          if (!head.includes('\r\n\r\n')) return;
+          socket.destroy();
+          resolve(head.slice(0, head.indexOf('\r\n\r\n') + 2));
+        });
+      });
+    assert.match(await get('/things'), /\r\nconnection: keep-alive\r\n/i);
+    health.startShutdown();
+    for (const path of ['/things', '/nowhere', '/readyz'])
+      assert.match(await get(path), /\r\nconnection: close\r\n/i);
+  } finally {
+    await app.close();
   }
 });

@@ -115,7 +115,7 @@ const NETWORK_CODES = new Set([
   'ENOTFOUND',
 ]);
 const OUTAGE_MESSAGES =
-  /Connection is closed|Command timed out|Reached the max retries per request|Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|^(NOREPLICAS|READONLY|LOADING|MASTERDOWN) /;
+  /Connection is closed|Command timed out|encountered a connection error and is not queryable|Reached the max retries per request|Connection terminated|timeout exceeded when trying to connect|Stream isn't writeable|^(NOREPLICAS|READONLY|LOADING|MASTERDOWN) /;
 /**
  * PostgreSQL during a failover: connection exceptions (class 08), the server shutting down or
  * still starting (57P01-57P03), a read-only transaction on a node that is not (or no longer) the primary.
@@ -200,7 +200,10 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
-    return503OnClosing: true,
+    // Closing (after the drain): a request still arriving on an open connection is served, with
+    // `connection: close` (the hook below), not refused with a 503 — the app works until the
+    // server has closed, its pools close after.
+    return503OnClosing: false,
     trustProxy: opts.trustOneProxy ? (_address: string, hop: number) => hop === 0 : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Errors Fastify answers before routing (a malformed percent-escape, a path parameter over
@@ -232,6 +235,14 @@ export function createHttpApp(opts: HttpAppOptions): HttpApp {
 
   // The one kill-switch gate: every route declaring `config.featureFlag` is checked per request.
   app.addHook('onRequest', featureGate(opts.flags, info.service));
+
+  // Draining (SIGTERM received): each answer closes its keep-alive connection, so callers open
+  // their next one through the Service, to a process that stays, and the server can close. Set on
+  // send, after a proxied answer's own headers (the gateway's reply-from) are in place.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (health.shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
