@@ -56,8 +56,10 @@ export class Lifecycle implements Closers {
     const started = Date.now();
     logger.info({ reason, drainMs, timeoutMs }, 'shutdown started');
     health.startShutdown();
+    // What is being closed when the timeout strikes, for the log line.
+    let pending = 'drain';
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs }, 'shutdown timed out; exiting');
+      logger.error({ timeoutMs, pending }, 'shutdown timed out; exiting');
       this.exit(1);
     }, timeoutMs);
     timer.unref();
@@ -67,6 +69,7 @@ export class Lifecycle implements Closers {
       for (const phase of PHASES) {
         for (const { name, close } of this.closers.get(phase) ?? []) {
           try {
+            pending = `${phase}/${name}`;
             await close();
             logger.debug({ phase, name }, 'closed');
           } catch (err) {

@@ -85,9 +85,9 @@ test('shutdown: /readyz flips to 503 first, the in-flight request completes, the
   assert.equal(events.filter((e) => e === 'close:pools').length, 1);
 });
 
-test('a shutdown that hangs past the timeout exits 1', async (t) => {
+test('a shutdown that hangs past the timeout exits 1, naming the closer it waited for', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  const { health, logger } = testApp();
+  const { health, logger, lines } = testApp();
   const exited = marker();
   let exitCode: number | undefined;
   const lifecycle = new Lifecycle({
@@ -107,6 +107,8 @@ test('a shutdown that hangs past the timeout exits 1', async (t) => {
   t.mock.timers.tick(1);
   await exited.promise;
   assert.equal(exitCode, 1);
+  const line = lines().find((l) => l.msg === 'shutdown timed out; exiting');
+  assert.equal(line?.pending, 'pools/stuck');
 });
 
 test('a closer that throws does not stop the others, and the exit code says so', async () => {
