@@ -112,6 +112,34 @@ function upstreamError(
   );
 }
 
+/** Connection-level failures with no response: the upstream closed or refused the connection. */
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The pause before the one retry (ms): long enough for the next connection to reach another process. */
+export const RETRY_AFTER_RESET_MS = 20;
+
+/**
+ * reply-from's retry decision: once, after RETRY_AFTER_RESET_MS, when the upstream connection was
+ * closed or refused without any response (a keep-alive connection closed by a process that is
+ * shutting down or gone, the race HTTP/1.1 leaves to clients) and the request is safe to send
+ * again: a GET/HEAD/OPTIONS, or a request with an Idempotency-Key (the upstream answers a replay
+ * with the first result), whose body is not a stream already consumed. Anything else is not
+ * retried: a non-idempotent request must not be sent twice.
+ */
+export function retryAfterReset(ctx: {
+  err?: (Error & { code?: string }) | null;
+  res?: unknown;
+  attempt: number;
+  req: { method: string; headers: Record<string, unknown>; body?: unknown };
+}): number | null {
+  if (ctx.res || !ctx.err || ctx.attempt > 0 || !RESET_CODES.has(ctx.err.code ?? '')) return null;
+  const body = ctx.req.body;
+  if (!(body === undefined || body === null || typeof body === 'string' || Buffer.isBuffer(body)))
+    return null;
+  const safe = SAFE_METHODS.has(ctx.req.method) || typeof ctx.req.headers['idempotency-key'] === 'string';
+  return safe ? RETRY_AFTER_RESET_MS : null;
+}
+
 /**
  * The per-minute limit for a targeting key (user id, or IP when anonymous), from the flag.
  * Each key's value is reused for up to a second: a flag change still applies within a second,
@@ -202,8 +230,8 @@ export function proxyRoutes(app: HttpApp, opts: ProxyOptions) {
             timeout: opts.timeoutMs,
             rewriteRequestHeaders: (req, headers) => forwardHeaders(req, headers),
             onError: (r, { error }) => upstreamError(r, error as Error & { statusCode?: number }),
-            // No automatic retries: a non-idempotent request must not be sent twice.
-            retryDelay: () => null,
+            // One retry, and only when sending it twice cannot do anything twice (retryAfterReset).
+            retryDelay: retryAfterReset,
           });
         },
       });
