@@ -39,8 +39,12 @@ export function failureCauses(outcomes: Outcome[], since: number): string {
   return [...counts].map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
 }
 
-const cause = (status: number, body: Record<string, unknown>) =>
-  `${status} ${(body.error as { code?: string } | undefined)?.code ?? ''}`.trim();
+/** `503 DEPENDENCY_UNAVAILABLE`; an answer not in the contract's error shape shows its body. */
+const cause = (status: number, body: Record<string, unknown>) => {
+  const error = body.error as { code?: string } | string | undefined;
+  const code = typeof error === 'object' ? error.code : undefined;
+  return `${status} ${code ?? (status && status !== 201 && status !== 200 ? JSON.stringify(body).slice(0, 80) : '')}`.trim();
+};
 
 async function call(
   gateway: string,

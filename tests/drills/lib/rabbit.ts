@@ -1,5 +1,5 @@
 /**
- * A test-owned 3-node RabbitMQ cluster (Debian's rabbitmq-server): own node names, AMQP and
+ * A test-owned RabbitMQ cluster (3 nodes unless told) (Debian's rabbitmq-server): own node names, AMQP and
  * distribution ports, data dirs, Erlang cookie and its own epmd on a free port, so nothing is
  * shared with the machine's broker (5672/15672, its node and its epmd). Peer discovery by the
  * classic config (the node list), the way the cluster operator's peer discovery ends up.
@@ -33,7 +33,11 @@ export interface RabbitCluster {
   ctlEnv: Record<string, string>;
 }
 
-export async function startRabbitCluster(base: { sub(name: string): string }): Promise<RabbitCluster> {
+export async function startRabbitCluster(
+  base: { sub(name: string): string },
+  opts: { size?: number } = {},
+): Promise<RabbitCluster> {
+  const size = opts.size ?? 3;
   const home = base.sub('rabbit-home');
   const cookie = randomBytes(20).toString('hex');
   writeFileSync(path.join(home, '.erlang.cookie'), cookie);
@@ -41,7 +45,7 @@ export async function startRabbitCluster(base: { sub(name: string): string }): P
   const epmdPort = await freePort();
   const tag = randomBytes(3).toString('hex');
   const nodes: RabbitNode[] = [];
-  for (let i = 1; i <= 3; i++) {
+  for (let i = 1; i <= size; i++) {
     nodes.push({
       name: `rabbit-${i}`,
       node: `drill${tag}${i}@localhost`,
@@ -154,8 +158,8 @@ export async function startRabbitCluster(base: { sub(name: string): string }): P
   );
   for (const n of rest) cluster.start(n);
   await waitFor(
-    '3 nodes running',
-    async () => (await cluster.runningNodes(first)).length === 3,
+    `${size} nodes running`,
+    async () => (await cluster.runningNodes(first)).length === size,
     180_000,
     1000,
   );

@@ -1,0 +1,167 @@
+/**
+ * `npm run soak` (issue 15; not in CI): a steady order load through the gateway for SOAK_MINUTES
+ * (default 10) against the whole platform as processes (tracing preload on, as in production),
+ * sampling every service's resident memory, heap and event-loop lag (p99) from its own /metrics
+ * every SOAK_SAMPLE_SECONDS (default 30). Prints one row per sample, then per service the median of
+ * the first and of the last third of the run (the first sample, the warm-up, left out) and whether
+ * it stayed flat: RSS and heap within 10% (+16 MB), event-loop p99 within 2× (+20 ms). At the end
+ * every acknowledged order must have had its one order.created consumed. Exit 1 if anything grew
+ * or was lost.
+ *   SOAK_MINUTES=2 npm run soak          a shorter run
+ *   SOAK_CONCURRENCY=8 npm run soak      more shoppers ordering at once (default 4)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ROOT } from '@mdp/stack/services';
+import pg from 'pg';
+import { type AckedOrder, orderLoad, type Shopper, signUp } from '../drills/lib/load.js';
+import { sleep } from '../drills/lib/procs.js';
+import { startStack } from '../e2e/stack.js';
+import { everyOrderCreatedOnce } from './checks.js';
+
+const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
+const SAMPLE_S = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30);
+const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 4);
+const SERIES = {
+  rss: 'process_resident_memory_bytes',
+  heap: 'nodejs_heap_size_used_bytes',
+  lag: 'nodejs_eventloop_lag_p99_seconds',
+} as const;
+type Series = keyof typeof SERIES;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const ms = (seconds: number) => `${(seconds * 1000).toFixed(1)} ms`;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2 : Number.NaN;
+};
+
+async function sample(url: string): Promise<Record<Series, number>> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const out = {} as Record<Series, number>;
+  for (const [key, name] of Object.entries(SERIES) as [Series, string][]) {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    out[key] = m ? Number(m[1]) : Number.NaN;
+  }
+  return out;
+}
+
+const flags = JSON.parse(readFileSync(path.join(ROOT, 'config/flags/flags.json'), 'utf8'));
+// Every shopper is 127.0.0.1: the relaxed rate limit keeps the limiter out of the figures.
+flags.flags['gateway.rate-limit-per-minute'].defaultVariant = 'relaxed';
+const flagsFile = path.join(tmpdir(), `mdp-soak-flags-${process.pid}.json`);
+writeFileSync(flagsFile, JSON.stringify(flags));
+
+say(`soak: ${MINUTES} min of orders from ${CONCURRENCY} shoppers at once, a sample every ${SAMPLE_S} s`);
+const stack = await startStack({ flagsFile, readyTimeoutMs: 180_000 });
+let failed = false;
+try {
+  const catalog = new pg.Client({ connectionString: stack.databases.catalog?.url });
+  await catalog.connect();
+  const productIds = (
+    await catalog.query<{ id: string }>(
+      "UPDATE products SET doc = jsonb_set(doc, '{stock}', '100000000') RETURNING id",
+    )
+  ).rows.map((r) => r.id);
+  await catalog.end();
+  const shoppers: Shopper[] = [];
+  for (let i = 0; i < CONCURRENCY * 2; i++) shoppers.push(await signUp(stack.gateway));
+  const acked: AckedOrder[] = [];
+  const load = orderLoad({
+    gateway: stack.gateway,
+    shoppers,
+    productIds,
+    concurrency: CONCURRENCY,
+    acked,
+    unresolved: [],
+  });
+  const samples: {
+    at: number;
+    orders: number;
+    failed: number;
+    by: Record<string, Record<Series, number>>;
+  }[] = [];
+  const t0 = Date.now();
+  const end = t0 + MINUTES * 60_000;
+  say(`${'t'.padStart(6)}  ${'orders/s'.padStart(8)}  ${stack.services.map((s) => s.padEnd(34)).join('')}`);
+  while (Date.now() < end) {
+    await sleep(Math.min(SAMPLE_S * 1000, Math.max(0, end - Date.now())));
+    const by: Record<string, Record<Series, number>> = {};
+    for (const name of stack.services) by[name] = await sample(stack.urls[name] as string);
+    const prev = samples.at(-1);
+    const now = {
+      at: Date.now(),
+      orders: acked.length,
+      failed: load.outcomes.filter((o) => !o.ok).length,
+      by,
+    };
+    samples.push(now);
+    const rate = (now.orders - (prev?.orders ?? 0)) / ((now.at - (prev?.at ?? t0)) / 1000);
+    say(
+      `${`${Math.round((now.at - t0) / 1000)}s`.padStart(6)}  ${rate.toFixed(0).padStart(8)}  ${stack.services
+        .map((s) => {
+          const v = by[s] as Record<Series, number>;
+          return `rss ${mb(v.rss)} heap ${mb(v.heap)} lag ${ms(v.lag)}`.padEnd(34);
+        })
+        .join('')}`,
+    );
+  }
+  await load.stop();
+  const stoppedAt = Date.now();
+  const failedRequests = load.outcomes.filter((o) => !o.ok).length;
+  say(`\n${acked.length} orders acknowledged, ${load.outcomes.length} requests, ${failedRequests} failed`);
+  const drained = await everyOrderCreatedOnce(stack, acked, stoppedAt);
+  say(
+    `every acknowledged order's order.created consumed once (the last ${(drained / 1000).toFixed(1)} s after the load)`,
+  );
+
+  // Flat or not: the first third against the last third, the warm-up sample left out.
+  const steady = samples.slice(1);
+  const third = Math.max(1, Math.floor(steady.length / 3));
+  const first = steady.slice(0, third);
+  const last = steady.slice(-third);
+  const verdicts: Record<string, Record<Series, { first: number; last: number; flat: boolean }>> = {};
+  say('\nper service: first third → last third (median)');
+  for (const s of stack.services) {
+    const v = {} as Record<Series, { first: number; last: number; flat: boolean }>;
+    for (const key of Object.keys(SERIES) as Series[]) {
+      const a = median(first.map((x) => x.by[s]?.[key] ?? Number.NaN));
+      const b = median(last.map((x) => x.by[s]?.[key] ?? Number.NaN));
+      const flat = key === 'lag' ? b <= a * 2 + 0.02 : b <= a * 1.1 + 16 * 1024 * 1024;
+      v[key] = { first: a, last: b, flat };
+    }
+    verdicts[s] = v;
+    const show = (key: Series, f: (n: number) => string) =>
+      `${key} ${f(v[key].first)} → ${f(v[key].last)}${v[key].flat ? '' : ' (GREW)'}`;
+    say(`  ${s.padEnd(22)} ${show('rss', mb)}, ${show('heap', mb)}, ${show('lag', ms)}`);
+  }
+  const grew = Object.entries(verdicts).flatMap(([s, v]) =>
+    Object.entries(v)
+      .filter(([, x]) => !x.flat)
+      .map(([k]) => `${s} ${k}`),
+  );
+  if (steady.length < 3) say('\nfewer than 3 steady samples: run longer for a verdict');
+  say(
+    grew.length ? `\nnot flat: ${grew.join(', ')}` : '\nflat: RSS, heap and event-loop lag of every service',
+  );
+  say(
+    JSON.stringify({
+      minutes: MINUTES,
+      orders: acked.length,
+      failedRequests,
+      samples: samples.length,
+      flat: grew.length === 0,
+      grew,
+      verdicts,
+    }),
+  );
+  failed = grew.length > 0;
+} catch (err) {
+  say(`soak failed: ${(err as Error).stack ?? err}`);
+  failed = true;
+} finally {
+  await stack.stop();
+}
+process.exit(failed ? 1 : 0);
