@@ -414,6 +414,101 @@ describe('order-service against a real product-service process, PostgreSQL and R
     assert.equal(byAdmin.statusCode, 200);
   });
 
+  test('order limits (issue 15, finding 8): the (N+1)th open order is a 409, 20 at once never pass the cap, a cancel frees a slot', async () => {
+    const metrics = new Metrics(info, { defaultMetrics: false });
+    const flags = await initFlags(
+      { FLAGS_PROVIDER: 'none' },
+      { logger, metrics, domain: `limits-${randomUUID()}` },
+    );
+    const { app: limited } = buildApp({
+      info,
+      logger,
+      metrics,
+      health: new Health(),
+      flags,
+      db: pool,
+      inventory,
+      auth: jwtRouteAuth(keys.publicPem),
+      limits: { maxOpenOrders: 3, maxUnitsPerProduct: 4, windowHours: 24 },
+    });
+    await limited.ready();
+    try {
+      const shopper = async () => `Bearer ${await keys.sign(randomUUID())}`;
+      const order = (who: string, items: unknown) =>
+        limited.inject({
+          method: 'POST',
+          url: '/orders',
+          headers: { authorization: who },
+          payload: { items },
+        });
+      const cancel = (who: string, id: string) =>
+        limited.inject({ method: 'POST', url: `/orders/${id}/cancel`, headers: { authorization: who } });
+      const p = await newProduct(100);
+      const one = [{ productId: p.id, quantity: 1 }];
+
+      // (a) Three open orders, then the fourth is refused in the error shape, holding no stock.
+      const carol = await shopper();
+      const placed: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await order(carol, one);
+        assert.equal(r.statusCode, 201, r.body);
+        placed.push(r.json().id);
+      }
+      const fourth = await order(carol, one);
+      assert.equal(fourth.statusCode, 409, fourth.body);
+      const body = fourth.json();
+      assert.equal(body.error.code, 'ORDER_LIMIT_REACHED');
+      assert.equal(typeof body.error.message, 'string');
+      assert.ok(body.error.requestId);
+      assert.deepEqual(body.error.details, { limit: 'open_orders', max: 3, held: 3 });
+      assert.equal(await stockOf(p.id), 97);
+
+      // Units of one product, lines of one order summed: 4 at most.
+      const dave = await shopper();
+      assert.equal((await order(dave, [{ productId: p.id, quantity: 3 }])).statusCode, 201);
+      const more = await order(dave, [
+        { productId: p.id, quantity: 1 },
+        { productId: p.id, quantity: 1 },
+      ]);
+      assert.equal(more.statusCode, 409, more.body);
+      assert.deepEqual(more.json().error.details, {
+        limit: 'units_per_product',
+        max: 4,
+        held: 3,
+        productId: p.id,
+      });
+      assert.equal((await order(dave, one)).statusCode, 201);
+      assert.equal(await stockOf(p.id), 93);
+
+      // (b) 20 placements of one customer at once: exactly the cap is placed, the rest refused,
+      // and the refused ones hold no stock (those that reserved before the atomic check gave it back).
+      const erin = await shopper();
+      const q = await newProduct(100);
+      const burst = await Promise.all(
+        Array.from({ length: 20 }, () => order(erin, [{ productId: q.id, quantity: 1 }])),
+      );
+      const statuses = burst.map((r) => r.statusCode).sort();
+      assert.deepEqual(statuses, [...Array(3).fill(201), ...Array(17).fill(409)], JSON.stringify(statuses));
+      assert.ok(
+        burst.filter((r) => r.statusCode === 409).every((r) => r.json().error.code === 'ORDER_LIMIT_REACHED'),
+      );
+      const open = await pool.query(
+        "SELECT count(*)::int AS n FROM orders WHERE items @> $1::jsonb AND status <> 'cancelled'",
+        [JSON.stringify([{ productId: q.id }])],
+      );
+      assert.equal(open.rows[0].n, 3);
+      assert.equal(await stockOf(q.id), 97);
+
+      // (c) Cancelling frees a slot (and only one).
+      const cancelled = await cancel(carol, placed[0] as string);
+      assert.equal(cancelled.statusCode, 200, cancelled.body);
+      assert.equal((await order(carol, one)).statusCode, 201);
+      assert.equal((await order(carol, one)).statusCode, 409);
+    } finally {
+      await limited.close();
+    }
+  });
+
   test('fault flags: off by default; error rate 1 fails every creation with 500; latency adds delay', async () => {
     const p = await newProduct(10);
     await writeFlags({ rate: 'all' });
