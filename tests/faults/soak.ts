@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '@mdp/stack/services';
 import pg from 'pg';
-import { type AckedOrder, orderLoad, type Shopper, signUp } from '../drills/lib/load.js';
+import { type AckedOrder, failureCauses, orderLoad, type Shopper, signUp } from '../drills/lib/load.js';
 import { sleep } from '../drills/lib/procs.js';
 import { startStack } from '../e2e/stack.js';
 import { everyOrderCreatedOnce } from './checks.js';
@@ -56,6 +56,12 @@ writeFileSync(flagsFile, JSON.stringify(flags));
 
 say(`soak: ${MINUTES} min of orders from ${CONCURRENCY} shoppers at once, a sample every ${SAMPLE_S} s`);
 const stack = await startStack({ flagsFile, readyTimeoutMs: 180_000 });
+// Ctrl-C (or a SIGTERM) stops the services and drops the stack's databases before exiting.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    say(`\n${signal}: stopping the stack`);
+    void stack.stop().finally(() => process.exit(130));
+  });
 let failed = false;
 try {
   const catalog = new pg.Client({ connectionString: stack.databases.catalog?.url });
@@ -85,7 +91,7 @@ try {
   }[] = [];
   const t0 = Date.now();
   const end = t0 + MINUTES * 60_000;
-  say(`${'t'.padStart(6)}  ${'orders/s'.padStart(8)}  ${stack.services.map((s) => s.padEnd(34)).join('')}`);
+  say(`${'t'.padStart(6)}  ${'orders/s'.padStart(8)}  ${stack.services.map((s) => s.padEnd(40)).join('')}`);
   while (Date.now() < end) {
     await sleep(Math.min(SAMPLE_S * 1000, Math.max(0, end - Date.now())));
     const by: Record<string, Record<Series, number>> = {};
@@ -103,7 +109,7 @@ try {
       `${`${Math.round((now.at - t0) / 1000)}s`.padStart(6)}  ${rate.toFixed(0).padStart(8)}  ${stack.services
         .map((s) => {
           const v = by[s] as Record<Series, number>;
-          return `rss ${mb(v.rss)} heap ${mb(v.heap)} lag ${ms(v.lag)}`.padEnd(34);
+          return `rss ${mb(v.rss)} heap ${mb(v.heap)} lag ${ms(v.lag)}`.padEnd(40);
         })
         .join('')}`,
     );
@@ -111,7 +117,9 @@ try {
   await load.stop();
   const stoppedAt = Date.now();
   const failedRequests = load.outcomes.filter((o) => !o.ok).length;
-  say(`\n${acked.length} orders acknowledged, ${load.outcomes.length} requests, ${failedRequests} failed`);
+  say(
+    `\n${acked.length} orders acknowledged, ${load.outcomes.length} requests, ${failedRequests} failed (${failureCauses(load.outcomes, 0)})`,
+  );
   const drained = await everyOrderCreatedOnce(stack, acked, stoppedAt);
   say(
     `every acknowledged order's order.created consumed once (the last ${(drained / 1000).toFixed(1)} s after the load)`,

@@ -36,13 +36,13 @@ export const definition = defineService({
     /** The outbox relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
     OUTBOX_INTERVAL_MS: millis(defaults.OUTBOX_INTERVAL_MS),
     PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(defaults.PG_POOL_MAX),
-    /** Open (not cancelled) orders per customer within the window; the next one is a 409 ORDER_LIMIT_REACHED. */
-    ORDER_LIMIT_OPEN_ORDERS: z.coerce.number().int().min(1).default(defaults.ORDER_LIMIT_OPEN_ORDERS),
-    /** Units of one product per customer over those orders (lines of one order summed). */
+    /** Open (not cancelled) orders per customer within the window; the next one is a 409 ORDER_LIMIT_REACHED. 0 = no limit. */
+    ORDER_LIMIT_OPEN_ORDERS: z.coerce.number().int().min(0).default(defaults.ORDER_LIMIT_OPEN_ORDERS),
+    /** Units of one product per customer over those orders (lines of one order summed). 0 = no limit. */
     ORDER_LIMIT_UNITS_PER_PRODUCT: z.coerce
       .number()
       .int()
-      .min(1)
+      .min(0)
       .default(defaults.ORDER_LIMIT_UNITS_PER_PRODUCT),
     /** How far back an order counts (hours); 0 = every order that is not cancelled. */
     ORDER_LIMIT_WINDOW_HOURS: z.coerce

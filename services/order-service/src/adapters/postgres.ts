@@ -43,14 +43,17 @@ class KeyTaken extends Error {}
 
 /**
  * A user's orders that hold stock: not cancelled (pending and confirmed both hold it), placed within
- * the window ($2 hours; 0 = however old). Served by orders_user_open_idx (migration 0002).
- * $3: the product ids whose units are summed.
+ * the window ($2 hours; 0 = however old), the newest $4 of them at most (0 = all): a customer
+ * holding the open-order cap is refused on that count alone, so the scan never needs more rows than
+ * the cap, however many orders the customer has. Served by orders_user_open_idx (migration 0002),
+ * read backwards. $3: the product ids whose units are summed.
  */
 const HOLDINGS_SQL = `
   WITH open AS (
     SELECT items FROM orders
      WHERE user_id = $1 AND status <> 'cancelled'
-       AND ($2::int = 0 OR created_at > now() - make_interval(hours => $2::int)))
+       AND ($2::int = 0 OR created_at > now() - make_interval(hours => $2::int))
+     ORDER BY created_at DESC LIMIT NULLIF($4::int, 0))
   SELECT (SELECT count(*) FROM open)::int AS open_orders,
          COALESCE((SELECT jsonb_object_agg(pid, n) FROM (
            SELECT i->>'productId' AS pid, sum((i->>'quantity')::int) AS n
@@ -68,10 +71,11 @@ async function holdingsOf(
   userId: string,
   productIds: string[],
   windowHours: number,
+  maxOrders: number,
 ): Promise<Holdings> {
   const { rows } = await q.query<{ open_orders: number; units: Record<string, string | number> }>(
     HOLDINGS_SQL,
-    [userId, windowHours, productIds],
+    [userId, windowHours, productIds, maxOrders],
   );
   const row = rows[0];
   const units: Record<string, number> = {};
@@ -136,7 +140,13 @@ export class PostgresOrderStore implements OrderStore {
             if (taken.rowCount) throw new KeyTaken();
           }
           const items = order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
-          const held = await holdingsOf(c, order.userId, [...unitsOf(items).keys()], limits.windowHours);
+          const held = await holdingsOf(
+            c,
+            order.userId,
+            [...unitsOf(items).keys()],
+            limits.windowHours,
+            limits.maxOpenOrders,
+          );
           checkOrderLimits(limits, held, items);
         }
         await c.query(withOutboxEvent(row, outbox));
@@ -157,8 +167,8 @@ export class PostgresOrderStore implements OrderStore {
     return { inserted: false, existing };
   }
 
-  holdings(userId: string, productIds: string[], windowHours: number): Promise<Holdings> {
-    return holdingsOf(this.pool, userId, productIds, windowHours);
+  holdings(userId: string, productIds: string[], windowHours: number, maxOrders = 0): Promise<Holdings> {
+    return holdingsOf(this.pool, userId, productIds, windowHours, maxOrders);
   }
 
   async get(id: string): Promise<Order | null> {

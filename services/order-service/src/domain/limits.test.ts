@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkOrderLimits, NO_HOLDINGS, OrderLimitError, unitsOf } from './limits.js';
+import { checkOrderLimits, limitsInForce, NO_HOLDINGS, OrderLimitError, unitsOf } from './limits.js';
 
 const limits = { maxOpenOrders: 3, maxUnitsPerProduct: 5, windowHours: 24 };
 const item = (productId: string, quantity: number) => ({ productId, quantity });
@@ -45,4 +45,23 @@ test('units of one product are summed over its lines and over what is already he
   );
   // Units of other products do not count.
   checkOrderLimits(limits, { openOrders: 0, units: { b: 5 } }, [item('a', 5)]);
+});
+
+test('a limit of 0 is off; both off, nothing is in force', () => {
+  const both = { maxOpenOrders: 0, maxUnitsPerProduct: 0, windowHours: 24 };
+  assert.equal(limitsInForce(both), false);
+  checkOrderLimits(both, { openOrders: 10_000, units: { a: 10_000 } }, [item('a', 500)]);
+  const unitsOnly = { ...both, maxUnitsPerProduct: 2 };
+  assert.equal(limitsInForce(unitsOnly), true);
+  checkOrderLimits(unitsOnly, { openOrders: 10_000, units: {} }, [item('a', 2)]);
+  assert.throws(
+    () => checkOrderLimits(unitsOnly, { openOrders: 0, units: { a: 1 } }, [item('a', 2)]),
+    (err) => err instanceof OrderLimitError && err.limit === 'units_per_product',
+  );
+  const ordersOnly = { ...both, maxOpenOrders: 3 };
+  checkOrderLimits(ordersOnly, { openOrders: 2, units: { a: 10_000 } }, [item('a', 500)]);
+  assert.throws(
+    () => checkOrderLimits(ordersOnly, { openOrders: 3, units: {} }, [item('a', 1)]),
+    (err) => err instanceof OrderLimitError && err.limit === 'open_orders',
+  );
 });

@@ -6,9 +6,9 @@ import type { ReserveItem } from '@mdp/contracts/reservations';
  * count the customer's orders that are not cancelled and were placed within the window.
  */
 export interface OrderLimits {
-  /** Orders not cancelled, per customer, within the window (this one included). */
+  /** Orders not cancelled, per customer, within the window (this one included); 0 = no such limit. */
   maxOpenOrders: number;
-  /** Units of one product, per customer, over those orders (this one included, its lines summed). */
+  /** Units of one product, per customer, over those orders (this one included, its lines summed); 0 = none. */
   maxUnitsPerProduct: number;
   /** How far back an order counts, in hours; 0 = every order that is not cancelled, however old. */
   windowHours: number;
@@ -54,10 +54,15 @@ export function unitsOf(items: readonly ReserveItem[]): Map<string, number> {
   return units;
 }
 
+/** Whether any limit is set (both 0: placement counts nothing, locks nothing). */
+export const limitsInForce = (limits: OrderLimits): boolean =>
+  limits.maxOpenOrders > 0 || limits.maxUnitsPerProduct > 0;
+
 /** Throws OrderLimitError when placing `items` on top of `held` would pass a limit. */
 export function checkOrderLimits(limits: OrderLimits, held: Holdings, items: readonly ReserveItem[]): void {
-  if (held.openOrders + 1 > limits.maxOpenOrders)
+  if (limits.maxOpenOrders > 0 && held.openOrders + 1 > limits.maxOpenOrders)
     throw new OrderLimitError('open_orders', limits.maxOpenOrders, held.openOrders);
+  if (limits.maxUnitsPerProduct === 0) return;
   for (const [productId, asked] of unitsOf(items)) {
     const already = held.units[productId] ?? 0;
     if (already + asked > limits.maxUnitsPerProduct)

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@mdp/platform/logger';
-import { checkOrderLimits, OrderLimitError, type OrderLimits, unitsOf } from './limits.js';
+import { checkOrderLimits, limitsInForce, OrderLimitError, type OrderLimits, unitsOf } from './limits.js';
 import { newOrder, type Order, transition } from './order.js';
 import {
   type DomainEvent,
@@ -91,10 +91,13 @@ export class Orders {
         return first.order;
       }
     }
-    const { limits } = this.deps;
+    const limits = limitsInForce(this.deps.limits) ? this.deps.limits : undefined;
     try {
-      const held = await store.holdings(actor.id, [...unitsOf(items).keys()], limits.windowHours);
-      checkOrderLimits(limits, held, items);
+      if (limits) {
+        const productIds = [...unitsOf(items).keys()];
+        const held = await store.holdings(actor.id, productIds, limits.windowHours, limits.maxOpenOrders);
+        checkOrderLimits(limits, held, items);
+      }
     } catch (err) {
       // A concurrent request with the same key may have placed the order meanwhile: that is its answer.
       const first =

@@ -62,8 +62,11 @@ export interface OrderStore {
     idempotency?: { key: string; requestHash: string },
     limits?: OrderLimits,
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }>;
-  /** What the user holds (orders not cancelled within `windowHours`, 0 = all; units of `productIds`). */
-  holdings(userId: string, productIds: string[], windowHours: number): Promise<Holdings>;
+  /**
+   * What the user holds (orders not cancelled within `windowHours`, 0 = all; units of `productIds`),
+   * counting the newest `maxOrders` such orders at most (0 = all).
+   */
+  holdings(userId: string, productIds: string[], windowHours: number, maxOrders?: number): Promise<Holdings>;
   get(id: string): Promise<Order | null>;
   /** Newest first; `after` = the last order of the previous page (created_at, id). */
   listByUser(
