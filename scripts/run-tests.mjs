@@ -39,6 +39,34 @@ if (!unit && process.env.MDP_SKIP_SETUP !== '1') {
 }
 const filters = process.argv.slice(2).filter((a) => a !== '--unit');
 let targets = [unit ? UNIT : ALL];
+// The longest suites first (CI's durations, seconds, 2 at a time): started last, one of them alone
+// at the end would set the run's length (CI once ran the fault suite last: 926 s).
+const LONGEST_FIRST = [
+  'tests/containers/images.test.ts', // 230
+  'tests/e2e/promotion.test.ts', // 226
+  'packages/k8s-validate/test/server.test.ts', // 200
+  'packages/rehearsal/test/rehearsal.test.ts', // 182
+  'packages/k8s-validate/test/traffic.test.ts', // 121
+  'tests/drills/data-tier.test.ts', // 99
+  'tests/e2e/observability.test.ts', // 91
+  'tests/faults/faults.test.ts', // 89
+  'tests/security/trivy.test.ts', // 81
+  'tests/e2e/start.test.ts', // 47
+  'packages/cluster/test/cluster.test.ts', // 37
+  'tests/e2e/journey.test.ts', // 36
+];
+const rank = (file) => {
+  const i = LONGEST_FIRST.indexOf(file);
+  return i < 0 ? LONGEST_FIRST.length : i;
+};
+if (!unit && !filters.length) {
+  targets = fs
+    .globSync(ALL, { exclude: (name) => name === 'node_modules' || name === 'dist' })
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const missing = LONGEST_FIRST.filter((f) => !targets.includes(f));
+  if (missing.length)
+    process.stdout.write(`run-tests: not found, drop from LONGEST_FIRST: ${missing.join(', ')}\n`);
+}
 if (filters.length) {
   targets = fs
     .globSync(unit ? UNIT : ALL, { exclude: (name) => name === 'node_modules' || name === 'dist' })

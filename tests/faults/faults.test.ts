@@ -40,7 +40,7 @@ import { everyOrderCreatedOnce } from './checks.js';
 const FULL = process.env.FAULTS_MODE === 'full';
 const P = FULL
   ? { shoppers: 10, concurrency: 8, ordersAround: 150 }
-  : { shoppers: 4, concurrency: 4, ordersAround: 25 };
+  : { shoppers: 4, concurrency: 4, ordersAround: 12 };
 /** How long a service drains after SIGTERM (the containers' SHUTDOWN_DRAIN_MS is 3000). */
 const DRAIN_MS = '1500';
 
