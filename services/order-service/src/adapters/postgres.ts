@@ -2,7 +2,6 @@ import { outboxEvent } from '@mdp/contracts/events';
 import { enqueueEvent, withOutboxEvent } from '@mdp/platform/outbox';
 import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
-import { checkOrderLimits, type Holdings, type OrderLimits, unitsOf } from '../domain/limits.js';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
 
@@ -41,48 +40,6 @@ const O_COLUMNS = COLUMNS.split(', ')
 /** Thrown inside the insert transaction when the idempotency key is taken: rolls it back. */
 class KeyTaken extends Error {}
 
-/**
- * A user's orders that hold stock: not cancelled (pending and confirmed both hold it), placed within
- * the window ($2 hours; 0 = however old), the newest $4 of them at most (0 = all): a customer
- * holding the open-order cap is refused on that count alone, so the scan never needs more rows than
- * the cap, however many orders the customer has. Served by orders_user_open_idx (migration 0002),
- * read backwards. $3: the product ids whose units are summed.
- */
-const HOLDINGS_SQL = `
-  WITH open AS (
-    SELECT items FROM orders
-     WHERE user_id = $1 AND status <> 'cancelled'
-       AND ($2::int = 0 OR created_at > now() - make_interval(hours => $2::int))
-     ORDER BY created_at DESC LIMIT NULLIF($4::int, 0))
-  SELECT (SELECT count(*) FROM open)::int AS open_orders,
-         COALESCE((SELECT jsonb_object_agg(pid, n) FROM (
-           SELECT i->>'productId' AS pid, sum((i->>'quantity')::int) AS n
-             FROM open CROSS JOIN LATERAL jsonb_array_elements(open.items) i
-            WHERE i->>'productId' = ANY($3::text[]) GROUP BY 1) u), '{}'::jsonb) AS units`;
-
-/**
- * Serializes the placements of one user (the limit check and the insert, until commit); the
- * two-key form keeps it apart from single-key advisory locks (the migrations').
- */
-const USER_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('order-service.limits'), hashtext($1))";
-
-async function holdingsOf(
-  q: pg.Pool | pg.PoolClient,
-  userId: string,
-  productIds: string[],
-  windowHours: number,
-  maxOrders: number,
-): Promise<Holdings> {
-  const { rows } = await q.query<{ open_orders: number; units: Record<string, string | number> }>(
-    HOLDINGS_SQL,
-    [userId, windowHours, productIds, maxOrders],
-  );
-  const row = rows[0];
-  const units: Record<string, number> = {};
-  for (const [pid, n] of Object.entries(row?.units ?? {})) units[pid] = Number(n);
-  return { openOrders: row?.open_orders ?? 0, units };
-}
-
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -105,7 +62,6 @@ export class PostgresOrderStore implements OrderStore {
     order: Order,
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
-    limits?: OrderLimits,
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }> {
     const row = {
       sql: `INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -121,54 +77,29 @@ export class PostgresOrderStore implements OrderStore {
       ],
     };
     const outbox = outboxEvent(event.type, event.data);
-    // Without an idempotency key or limits: the order and its event in one statement (one round trip).
-    if (!idempotency && !limits) {
+    // Without an idempotency key: the order and its event in one statement (one round trip).
+    if (!idempotency) {
       await this.pool.query(withOutboxEvent(row, outbox));
       return { inserted: true };
     }
     try {
       await this.tx(async (c) => {
-        if (limits) {
-          // One placement of this user at a time: each counts what the previous ones committed.
-          await c.query(USER_LOCK_SQL, [order.userId]);
-          if (idempotency) {
-            // A replay (the key taken by a committed order) is answered by the first order, not refused.
-            const taken = await c.query('SELECT 1 FROM idempotency_keys WHERE user_id = $1 AND key = $2', [
-              order.userId,
-              idempotency.key,
-            ]);
-            if (taken.rowCount) throw new KeyTaken();
-          }
-          const items = order.items.map((i) => ({ productId: i.productId, quantity: i.quantity }));
-          const held = await holdingsOf(
-            c,
-            order.userId,
-            [...unitsOf(items).keys()],
-            limits.windowHours,
-            limits.maxOpenOrders,
-          );
-          checkOrderLimits(limits, held, items);
-        }
-        await c.query(withOutboxEvent(row, outbox));
-        if (!idempotency) return;
+        await c.query(row.sql, row.params);
         const k = await c.query(
           `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING key`,
           [order.userId, idempotency.key, idempotency.requestHash, order.id],
         );
         if (!k.rowCount) throw new KeyTaken();
+        await enqueueEvent(c, outbox);
       });
       return { inserted: true };
     } catch (err) {
-      if (!(err instanceof KeyTaken) || !idempotency) throw err;
+      if (!(err instanceof KeyTaken)) throw err;
     }
     const existing = await this.findByIdempotencyKey(order.userId, idempotency.key);
     if (!existing) throw new Error('idempotency key conflict without a stored result');
     return { inserted: false, existing };
-  }
-
-  holdings(userId: string, productIds: string[], windowHours: number, maxOrders = 0): Promise<Holdings> {
-    return holdingsOf(this.pool, userId, productIds, windowHours, maxOrders);
   }
 
   async get(id: string): Promise<Order | null> {

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@mdp/platform/logger';
-import { checkOrderLimits, limitsInForce, OrderLimitError, type OrderLimits, unitsOf } from './limits.js';
 import { newOrder, type Order, transition } from './order.js';
 import {
   type DomainEvent,
@@ -67,19 +66,13 @@ const cancelledEvent = (o: Order): DomainEvent => ({
 
 /** The order use cases. Stock lives in the inventory; orders and their events in the store. */
 export class Orders {
-  constructor(
-    private readonly deps: { store: OrderStore; inventory: Inventory; logger: Logger; limits: OrderLimits },
-  ) {}
+  constructor(private readonly deps: { store: OrderStore; inventory: Inventory; logger: Logger }) {}
 
   /**
    * Reserves stock (priced by the catalog), then records the confirmed order and its
    * `order.created` event in one transaction. If anything after the reservation fails, the
    * reservation is released (or queued for release): no stock stays held for an order that
    * does not exist.
-   *
-   * Limits (issue 15, finding 8): a customer's holdings are checked before anything is reserved
-   * (a customer at a limit never touches the catalog's stock) and again, atomically, in the
-   * transaction that stores the order (the check that counts: concurrent placements cannot pass it).
    */
   async place(actor: Actor, items: ReserveItem[], idempotencyKey?: string): Promise<Order> {
     const { store, inventory } = this.deps;
@@ -90,23 +83,6 @@ export class Orders {
         if (first.requestHash !== requestHash) throw new IdempotencyKeyReusedError();
         return first.order;
       }
-    }
-    const limits = limitsInForce(this.deps.limits) ? this.deps.limits : undefined;
-    try {
-      if (limits) {
-        const productIds = [...unitsOf(items).keys()];
-        const held = await store.holdings(actor.id, productIds, limits.windowHours, limits.maxOpenOrders);
-        checkOrderLimits(limits, held, items);
-      }
-    } catch (err) {
-      // A concurrent request with the same key may have placed the order meanwhile: that is its answer.
-      const first =
-        err instanceof OrderLimitError && idempotencyKey
-          ? await store.findByIdempotencyKey(actor.id, idempotencyKey)
-          : null;
-      if (!first) throw err;
-      if (first.requestHash !== requestHash) throw new IdempotencyKeyReusedError();
-      return first.order;
     }
     const orderId = randomUUID();
     let reserved: Awaited<ReturnType<Inventory['reserve']>>;
@@ -124,7 +100,6 @@ export class Orders {
         order,
         createdEvent(order),
         idempotencyKey ? { key: idempotencyKey, requestHash } : undefined,
-        limits,
       );
       if (result.inserted) return order;
       // A concurrent request with the same key won: ours is not an order, give its stock back.

@@ -1,6 +1,5 @@
 import type { EventData } from '@mdp/contracts/events';
 import type { ReservedLine as ReservedLineBody, ReserveItem } from '@mdp/contracts/reservations';
-import type { Holdings, OrderLimits } from './limits.js';
 import type { Order } from './order.js';
 
 export type { ReserveItem };
@@ -52,21 +51,12 @@ export interface OrderStore {
   /**
    * Inserts the order, its idempotency key (if any) and its event in one transaction.
    * Returns `{ inserted: false, existing }` (the first result) when the key was taken meanwhile.
-   * With `limits`: in that same transaction, serialized per user, the user's holdings are counted
-   * and an OrderLimitError (nothing stored) is thrown when this order would pass a limit; concurrent
-   * placements of one user can never pass it together. A taken key wins over the limits.
    */
   insert(
     order: Order,
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
-    limits?: OrderLimits,
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }>;
-  /**
-   * What the user holds (orders not cancelled within `windowHours`, 0 = all; units of `productIds`),
-   * counting the newest `maxOrders` such orders at most (0 = all).
-   */
-  holdings(userId: string, productIds: string[], windowHours: number, maxOrders?: number): Promise<Holdings>;
   get(id: string): Promise<Order | null>;
   /** Newest first; `after` = the last order of the previous page (created_at, id). */
   listByUser(
