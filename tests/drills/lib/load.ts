@@ -104,6 +104,8 @@ export function orderLoad(opts: {
   acked: AckedOrder[];
   /** Orders sent but never acknowledged before the load stopped (in doubt). */
   unresolved: string[];
+  /** A pause of each worker after an acknowledged order (ms; default none: back to back). */
+  paceMs?: number;
 }): Load {
   let stopping = false;
   const outcomes: Outcome[] = [];
@@ -129,6 +131,7 @@ export function orderLoad(opts: {
         outcomes.push({ at: sentAt, doneAt: Date.now(), ok: status === 201, why: cause(status, body) });
         if (status === 201) {
           opts.acked.push({ id: body.id as string, key, sentAt: firstSent, ackAt: Date.now() });
+          if (opts.paceMs) await sleep(opts.paceMs);
           break;
         }
         if (status >= 400 && status < 500) break; // refused for good (e.g. stock): not acknowledged
