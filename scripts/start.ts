@@ -209,12 +209,13 @@ async function main(): Promise<void> {
   const { installed, missing } = installedEngines();
   const engines: Engine[] = observe ? installed : [];
   const tracing = engines.includes('collector') && engines.includes('jaeger');
-  // PORT_BASE=0 (throw-away runs, tests): free ports. The services need the collector's OTLP
-  // port now; every other one is picked by startObservability as its engine starts (0).
+  // PORT_BASE=0 (throw-away runs, tests): every port is picked by startObservability as its
+  // engine starts (0), and picked again if another process takes it first (CI once saw the
+  // collector's OTLP port, picked ahead, taken by another suite). The services start after the
+  // collector and get its OTLP address then (`targets` below).
   const obsPorts = { ...OBSERVABILITY_PORTS };
   if (engines.length && PORT_BASE === 0)
-    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[])
-      obsPorts[k] = k === 'otlpHttp' ? await freePort() : 0;
+    for (const k of Object.keys(obsPorts) as (keyof typeof obsPorts)[]) obsPorts[k] = 0;
   if (tracing && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
     shared.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${obsPorts.otlpHttp}`;
   else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
@@ -282,7 +283,10 @@ async function main(): Promise<void> {
           spanmetricsFlushInterval: '15s',
           batchTimeout: '1s',
         },
-        targets: async () => {
+        targets: async (otlpHttp) => {
+          // Where the collector really listens (its port may have been picked just now).
+          if (tracing && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
+            shared.OTEL_EXPORTER_OTLP_ENDPOINT = otlpHttp;
           await platform();
           return serviceTargets(Object.fromEntries(services.map((s) => [s.name, url(s.name)])));
         },
