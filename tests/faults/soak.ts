@@ -10,16 +10,21 @@
  * or was lost.
  *   SOAK_MINUTES=2 npm run soak          a shorter run
  *   SOAK_CONCURRENCY=8 npm run soak      more shoppers ordering at once (default 4)
+ *   SOAK_HEAP_SNAPSHOTS=order-service npm run soak
+ *                                        also a heap snapshot of those services (comma-separated)
+ *                                        after the first third and at the end, compared (heap-diff.ts):
+ *                                        live sizes after a full GC, and what grew most
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT } from '@mdp/stack/services';
 import pg from 'pg';
 import { type AckedOrder, failureCauses, orderLoad, type Shopper, signUp } from '../drills/lib/load.js';
-import { sleep } from '../drills/lib/procs.js';
+import { sleep, waitFor } from '../drills/lib/procs.js';
 import { startStack } from '../e2e/stack.js';
 import { everyOrderCreatedOnce } from './checks.js';
+import { grewMost, type HeapSummary, summarize } from './heap-diff.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const SAMPLE_S = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30);
@@ -56,7 +61,38 @@ const flagsFile = path.join(tmpdir(), `mdp-soak-flags-${process.pid}.json`);
 writeFileSync(flagsFile, JSON.stringify(flags));
 
 say(`soak: ${MINUTES} min of orders from ${CONCURRENCY} shoppers at once, a sample every ${SAMPLE_S} s`);
-const stack = await startStack({ flagsFile, readyTimeoutMs: 180_000 });
+const SNAPSHOTS = (process.env.SOAK_HEAP_SNAPSHOTS ?? '').split(',').filter(Boolean);
+const snapDir = mkdtempSync(path.join(tmpdir(), 'mdp-soak-heap-'));
+const stack = await startStack({
+  flagsFile,
+  readyTimeoutMs: 180_000,
+  nodeArgs: Object.fromEntries(
+    SNAPSHOTS.map((name) => [name, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`]]),
+  ),
+});
+const heaps: Record<string, HeapSummary[]> = {};
+/** A heap snapshot of each SNAPSHOTS service (V8 collects fully first), summarized. */
+async function snapshotAll() {
+  for (const name of SNAPSHOTS) {
+    const pid = stack.procs[name]?.pid as number;
+    const known = new Set(readdirSync(snapDir));
+    process.kill(pid, 'SIGUSR2');
+    const file = await waitFor(
+      `a heap snapshot of ${name}`,
+      () => readdirSync(snapDir).find((f) => f.endsWith('.heapsnapshot') && !known.has(f)),
+      120_000,
+      250,
+    );
+    // Written on the main thread: once the service answers again, the file is complete.
+    await waitFor(
+      'the service answers again',
+      async () => (await fetch(`${stack.urls[name]}/healthz`)).ok,
+      120_000,
+    );
+    heaps[name] = [...(heaps[name] ?? []), summarize(path.join(snapDir, file))];
+    rmSync(path.join(snapDir, file));
+  }
+}
 // Ctrl-C (or a SIGTERM) stops the services and drops the stack's databases before exiting.
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
@@ -106,6 +142,9 @@ try {
     };
     samples.push(now);
     const rate = (now.orders - (prev?.orders ?? 0)) / ((now.at - (prev?.at ?? t0)) / 1000);
+    // The first snapshot once a third of the run is behind (the last one before the load stops).
+    if (SNAPSHOTS.length && !heaps[SNAPSHOTS[0] as string] && now.at - t0 >= (end - t0) / 3)
+      await snapshotAll();
     say(
       `${`${Math.round((now.at - t0) / 1000)}s`.padStart(6)}  ${rate.toFixed(0).padStart(8)}  ${stack.services
         .map((s) => {
@@ -115,8 +154,17 @@ try {
         .join('')}`,
     );
   }
+  if (SNAPSHOTS.length) await snapshotAll();
   await load.stop();
   const stoppedAt = Date.now();
+  for (const [name, [a, b]] of Object.entries(heaps)) {
+    if (!a || !b) continue;
+    say(`\n${name}: live heap after a full GC ${mb(a.total)} → ${mb(b.total)}; grew most:`);
+    for (const g of grewMost(a, b))
+      say(
+        `  ${g.key.slice(0, 40).padEnd(40)} ${mb(g.sizeA).padStart(7)} → ${mb(g.sizeB).padStart(7)}  (${g.countA} → ${g.countB})`,
+      );
+  }
   const failedRequests = load.outcomes.filter((o) => !o.ok).length;
   say(
     `\n${acked.length} orders acknowledged, ${load.outcomes.length} requests, ${failedRequests} failed (${failureCauses(load.outcomes, 0)})`,
@@ -175,5 +223,6 @@ try {
   failed = true;
 } finally {
   await stack.stop();
+  rmSync(snapDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
