@@ -1427,7 +1427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description INSUFFICIENT_STOCK: not enough stock for a line */
+            /** @description INSUFFICIENT_STOCK: not enough stock for a line; ORDER_LIMIT_REACHED: the customer already holds the most open orders, or units of a product, the shop allows (cancel one, or wait) */
             409: {
                 headers: {
                     [name: string]: unknown;

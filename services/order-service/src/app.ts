@@ -6,6 +6,8 @@ import type { AppKit } from '@mdp/platform/service';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { Pool } from 'pg';
 import { PostgresOrderStore } from './adapters/postgres.js';
+import { defaults } from './config.js';
+import type { OrderLimits } from './domain/limits.js';
 import { Orders } from './domain/orders.js';
 import type { Inventory } from './domain/ports.js';
 import { errorMap } from './errors.js';
@@ -20,7 +22,15 @@ export interface AppDeps extends AppKit {
   inventory: Inventory;
   auth: RouteAuth;
   bodyLimit?: number;
+  /** Default: the settings' defaults (src/config.ts). */
+  limits?: OrderLimits;
 }
+
+export const DEFAULT_LIMITS: OrderLimits = {
+  maxOpenOrders: defaults.ORDER_LIMIT_OPEN_ORDERS,
+  maxUnitsPerProduct: defaults.ORDER_LIMIT_UNITS_PER_PRODUCT,
+  windowHours: defaults.ORDER_LIMIT_WINDOW_HOURS,
+};
 
 export function buildApp(deps: AppDeps): { app: HttpApp; orders: Orders } {
   deps.health.add('postgres', pgCheck(deps.db));
@@ -29,6 +39,7 @@ export function buildApp(deps: AppDeps): { app: HttpApp; orders: Orders } {
     store: new PostgresOrderStore(deps.db),
     inventory: deps.inventory,
     logger: deps.logger,
+    limits: deps.limits ?? DEFAULT_LIMITS,
   });
   const faults = new FaultInjector(deps.flags, deps.logger);
   const app = createHttpApp({

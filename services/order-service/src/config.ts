@@ -9,6 +9,14 @@ export const defaults = {
   PG_POOL_MAX: 20,
   /** How often stock releases product-service missed are retried. */
   PENDING_RELEASES_INTERVAL_MS: 5000,
+  /**
+   * Stock one customer may hold (issue 15, finding 8), over their orders that are not cancelled
+   * and were placed in the last ORDER_LIMIT_WINDOW_HOURS. The units cap is what bounds the stock
+   * one account can tie up; the order cap is a backstop on rows and events.
+   */
+  ORDER_LIMIT_OPEN_ORDERS: 250,
+  ORDER_LIMIT_UNITS_PER_PRODUCT: 20,
+  ORDER_LIMIT_WINDOW_HOURS: 24,
 } as const;
 
 export const definition = defineService({
@@ -28,6 +36,21 @@ export const definition = defineService({
     /** The outbox relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
     OUTBOX_INTERVAL_MS: millis(defaults.OUTBOX_INTERVAL_MS),
     PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(defaults.PG_POOL_MAX),
+    /** Open (not cancelled) orders per customer within the window; the next one is a 409 ORDER_LIMIT_REACHED. 0 = no limit. */
+    ORDER_LIMIT_OPEN_ORDERS: z.coerce.number().int().min(0).default(defaults.ORDER_LIMIT_OPEN_ORDERS),
+    /** Units of one product per customer over those orders (lines of one order summed). 0 = no limit. */
+    ORDER_LIMIT_UNITS_PER_PRODUCT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(defaults.ORDER_LIMIT_UNITS_PER_PRODUCT),
+    /** How far back an order counts (hours); 0 = every order that is not cancelled. */
+    ORDER_LIMIT_WINDOW_HOURS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 366)
+      .default(defaults.ORDER_LIMIT_WINDOW_HOURS),
   },
   localDefaults: {
     DATABASE_URL: local.postgres('orders'),

@@ -1,5 +1,6 @@
 import { publicError } from '@mdp/contracts/errors';
 import type { ErrorMap } from '@mdp/platform/errors';
+import { OrderLimitError } from './domain/limits.js';
 import { InvalidTransitionError, MixedCurrencyError } from './domain/order.js';
 import { IdempotencyKeyReusedError, InvalidCursorError, OrderNotFoundError } from './domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from './domain/ports.js';
@@ -13,6 +14,7 @@ export const errorMap: ErrorMap = (err) => {
       : publicError('INSUFFICIENT_STOCK', err.message, { productId: err.productId });
   if (err instanceof InventoryUnavailableError)
     return publicError('PRODUCT_SERVICE_UNAVAILABLE', 'the catalog is unavailable; try again shortly');
+  if (err instanceof OrderLimitError) return publicError('ORDER_LIMIT_REACHED', err.message, err.details);
   if (err instanceof OrderNotFoundError) return publicError('NOT_FOUND', err.message);
   if (err instanceof InvalidTransitionError) return publicError('INVALID_TRANSITION', err.message);
   if (err instanceof IdempotencyKeyReusedError) return publicError('IDEMPOTENCY_KEY_REUSED', err.message);

@@ -32,6 +32,11 @@ await runService(definition, async (kit) => {
     inventory,
     auth: jwtRouteAuth(config.JWT_PUBLIC_KEY),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    limits: {
+      maxOpenOrders: config.ORDER_LIMIT_OPEN_ORDERS,
+      maxUnitsPerProduct: config.ORDER_LIMIT_UNITS_PER_PRODUCT,
+      windowHours: config.ORDER_LIMIT_WINDOW_HOURS,
+    },
   });
   // Stock releases product-service missed (it was down) are retried until they land.
   const releases = setInterval(() => {

@@ -2,6 +2,7 @@
  * In-memory fakes of the order domain's ports, for unit tests without any datastore or
  * product-service. Each records what it was asked and can be told to fail.
  */
+import { checkOrderLimits, type Holdings, type OrderLimits, unitsOf } from '../src/domain/limits.js';
 import type { Order } from '../src/domain/order.js';
 import {
   type DomainEvent,
@@ -88,7 +89,25 @@ export class FakeOrderStore implements OrderStore {
     return this.keys.get(`${userId}:${key}`) ?? null;
   }
 
-  async insert(order: Order, event: DomainEvent, idempotency?: { key: string; requestHash: string }) {
+  /** Like the PostgreSQL store's order_limits_check: `windowHours` > 0 counts orders of the last hours by createdAt. */
+  private holdingsNow(userId: string, productIds: string[], windowHours: number): Holdings {
+    const since = windowHours > 0 ? Date.now() - windowHours * 3_600_000 : -Infinity;
+    const open = [...this.orders.values()].filter(
+      (o) => o.userId === userId && o.status !== 'cancelled' && Date.parse(o.createdAt) > since,
+    );
+    const units: Record<string, number> = {};
+    for (const o of open)
+      for (const [pid, n] of unitsOf(o.items))
+        if (productIds.includes(pid)) units[pid] = (units[pid] ?? 0) + n;
+    return { openOrders: open.length, units };
+  }
+
+  async insert(
+    order: Order,
+    event: DomainEvent,
+    idempotency?: { key: string; requestHash: string },
+    limits?: OrderLimits,
+  ) {
     if (this.failInsert) {
       const err = this.failInsert;
       this.failInsert = undefined;
@@ -100,6 +119,13 @@ export class FakeOrderStore implements OrderStore {
       this.keys.set(`${order.userId}:${idempotency.key}`, existing);
       return { inserted: false as const, existing };
     }
+    // Check and insert with no await in between: atomic, as the store's transaction is.
+    if (limits)
+      checkOrderLimits(
+        limits,
+        this.holdingsNow(order.userId, [...unitsOf(order.items).keys()], limits.windowHours),
+        order.items,
+      );
     this.orders.set(order.id, order);
     if (idempotency)
       this.keys.set(`${order.userId}:${idempotency.key}`, { requestHash: idempotency.requestHash, order });

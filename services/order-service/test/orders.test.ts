@@ -28,11 +28,12 @@ import {
   testEvent,
 } from '@mdp/platform/testing';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type pg from 'pg';
-import { connectPostgres } from '../src/adapters/postgres.js';
+import pg from 'pg';
+import { connectPostgres, PostgresOrderStore } from '../src/adapters/postgres.js';
 import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
 import { defaults, definition } from '../src/config.js';
+import { OrderLimitError } from '../src/domain/limits.js';
 import { type RunningService, startService, TcpRelay } from './support.js';
 import { serviceKeys, signer, tokenKit } from './tokens.js';
 
@@ -412,6 +413,192 @@ describe('order-service against a real product-service process, PostgreSQL and R
       headers: { authorization: adminAuth },
     });
     assert.equal(byAdmin.statusCode, 200);
+  });
+
+  test('order limits (issue 15, finding 8): the (N+1)th open order is a 409, 20 at once never pass the cap, a cancel frees a slot', async () => {
+    const metrics = new Metrics(info, { defaultMetrics: false });
+    const flags = await initFlags(
+      { FLAGS_PROVIDER: 'none' },
+      { logger, metrics, domain: `limits-${randomUUID()}` },
+    );
+    const { app: limited } = buildApp({
+      info,
+      logger,
+      metrics,
+      health: new Health(),
+      flags,
+      db: pool,
+      inventory,
+      auth: jwtRouteAuth(keys.publicPem),
+      limits: { maxOpenOrders: 3, maxUnitsPerProduct: 4, windowHours: 24 },
+    });
+    await limited.ready();
+    try {
+      const shopper = async () => `Bearer ${await keys.sign(randomUUID())}`;
+      const order = (who: string, items: unknown) =>
+        limited.inject({
+          method: 'POST',
+          url: '/orders',
+          headers: { authorization: who },
+          payload: { items },
+        });
+      const cancel = (who: string, id: string) =>
+        limited.inject({ method: 'POST', url: `/orders/${id}/cancel`, headers: { authorization: who } });
+      const p = await newProduct(100);
+      const one = [{ productId: p.id, quantity: 1 }];
+
+      // (a) Three open orders, then the fourth is refused in the error shape, holding no stock.
+      const carol = await shopper();
+      const placed: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await order(carol, one);
+        assert.equal(r.statusCode, 201, r.body);
+        placed.push(r.json().id);
+      }
+      const fourth = await order(carol, one);
+      assert.equal(fourth.statusCode, 409, fourth.body);
+      const body = fourth.json();
+      assert.equal(body.error.code, 'ORDER_LIMIT_REACHED');
+      assert.equal(typeof body.error.message, 'string');
+      assert.ok(body.error.requestId);
+      assert.deepEqual(body.error.details, { limit: 'open_orders', max: 3, held: 3 });
+      assert.equal(await stockOf(p.id), 97);
+
+      // Units of one product, lines of one order summed: 4 at most.
+      const dave = await shopper();
+      assert.equal((await order(dave, [{ productId: p.id, quantity: 3 }])).statusCode, 201);
+      const more = await order(dave, [
+        { productId: p.id, quantity: 1 },
+        { productId: p.id, quantity: 1 },
+      ]);
+      assert.equal(more.statusCode, 409, more.body);
+      assert.deepEqual(more.json().error.details, {
+        limit: 'units_per_product',
+        max: 4,
+        held: 3,
+        productId: p.id,
+      });
+      assert.equal((await order(dave, one)).statusCode, 201);
+      assert.equal(await stockOf(p.id), 93);
+
+      // (b) 20 placements of one customer at once: exactly the cap is placed, the rest refused,
+      // and the refused ones hold no stock (those that reserved before the atomic check gave it back).
+      const erin = await shopper();
+      const q = await newProduct(100);
+      const burst = await Promise.all(
+        Array.from({ length: 20 }, () => order(erin, [{ productId: q.id, quantity: 1 }])),
+      );
+      const statuses = burst.map((r) => r.statusCode).sort();
+      assert.deepEqual(statuses, [...Array(3).fill(201), ...Array(17).fill(409)], JSON.stringify(statuses));
+      assert.ok(
+        burst.filter((r) => r.statusCode === 409).every((r) => r.json().error.code === 'ORDER_LIMIT_REACHED'),
+      );
+      const open = await pool.query(
+        "SELECT count(*)::int AS n FROM orders WHERE items @> $1::jsonb AND status <> 'cancelled'",
+        [JSON.stringify([{ productId: q.id }])],
+      );
+      assert.equal(open.rows[0].n, 3);
+      assert.equal(await stockOf(q.id), 97);
+
+      // (b2) Idempotency-Key at the limit: 5 concurrent sends of the key that takes the last slot
+      // all answer that one order (the replays are not refused); a new key is.
+      const frank = await shopper();
+      const keyed = (key: string) =>
+        limited.inject({
+          method: 'POST',
+          url: '/orders',
+          headers: { authorization: frank, 'idempotency-key': key },
+          payload: { items: one },
+        });
+      for (const key of ['k1', 'k2']) assert.equal((await keyed(key)).statusCode, 201);
+      const last = await Promise.all(Array.from({ length: 5 }, () => keyed('k3')));
+      assert.deepEqual(
+        last.map((r) => r.statusCode),
+        [201, 201, 201, 201, 201],
+        last.map((r) => r.body).join('\n'),
+      );
+      assert.equal(new Set(last.map((r) => r.json().id)).size, 1);
+      const k4 = await keyed('k4');
+      assert.equal(k4.statusCode, 409, k4.body);
+      assert.equal(k4.json().error.details.limit, 'open_orders');
+
+      // (b3) The store alone, its statements made to overlap: a table lock held by another session
+      // stops 30 inserts of one customer (10 running, on a pool of their own) until all 10 wait on
+      // it; released, they run at once. Without the per-user lock all 10 would pass the count.
+      const racers = new pg.Pool({
+        connectionString: ordersDb.url,
+        max: 10,
+        application_name: 'limits-race',
+      });
+      const store = new PostgresOrderStore(racers);
+      const grace = randomUUID();
+      const at = new Date().toISOString();
+      const line = {
+        productId: q.id,
+        sku: 'S',
+        name: 'N',
+        quantity: 1,
+        unitPrice: { amount: 1, currency: 'EUR' },
+      };
+      const blocker = new pg.Client({ connectionString: ordersDb.url });
+      await blocker.connect();
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE orders IN EXCLUSIVE MODE');
+      const sent = Promise.allSettled(
+        Array.from({ length: 30 }, () => {
+          const o = {
+            id: randomUUID(),
+            userId: grace,
+            status: 'confirmed' as const,
+            items: [{ ...line, lineTotal: line.unitPrice }],
+            total: line.unitPrice,
+            createdAt: at,
+            updatedAt: at,
+          };
+          return store.insert(
+            o,
+            {
+              type: 'order.created',
+              data: {
+                orderId: o.id,
+                userId: grace,
+                status: o.status,
+                items: o.items,
+                total: o.total,
+                createdAt: at,
+              },
+            },
+            undefined,
+            { maxOpenOrders: 3, maxUnitsPerProduct: 0, windowHours: 24 },
+          );
+        }),
+      );
+      // The marker: the 10 sessions of that pool waiting for a lock (the table lock). Asked on
+      // another session: inside the blocker's transaction pg_stat_activity is a frozen snapshot.
+      for (;;) {
+        const { rows } = await pool.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'limits-race' AND wait_event_type = 'Lock'",
+        );
+        if (rows[0].n >= 10) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await blocker.query('COMMIT');
+      await blocker.end();
+      const inserts = await sent;
+      await racers.end();
+      assert.equal(inserts.filter((r) => r.status === 'fulfilled').length, 3);
+      assert.ok(inserts.every((r) => r.status === 'fulfilled' || r.reason instanceof OrderLimitError));
+      const graceRows = await pool.query('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [grace]);
+      assert.equal(graceRows.rows[0].n, 3);
+
+      // (c) Cancelling frees a slot (and only one).
+      const cancelled = await cancel(carol, placed[0] as string);
+      assert.equal(cancelled.statusCode, 200, cancelled.body);
+      assert.equal((await order(carol, one)).statusCode, 201);
+      assert.equal((await order(carol, one)).statusCode, 409);
+    } finally {
+      await limited.close();
+    }
   });
 
   test('fault flags: off by default; error rate 1 fails every creation with 500; latency adds delay', async () => {

@@ -2,6 +2,7 @@ import { outboxEvent } from '@mdp/contracts/events';
 import { enqueueEvent, withOutboxEvent } from '@mdp/platform/outbox';
 import { createPgPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
+import { OrderLimitError, type OrderLimits, unitsOf } from '../domain/limits.js';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
 
@@ -40,6 +41,22 @@ const O_COLUMNS = COLUMNS.split(', ')
 /** Thrown inside the insert transaction when the idempotency key is taken: rolls it back. */
 class KeyTaken extends Error {}
 
+/** The SQLSTATE order_limits_check (migration 0002) raises when an order would pass a limit. */
+const LIMIT_REACHED = 'OL001';
+
+/** OL001's DETAIL (JSON) as the domain's error. */
+function limitError(err: unknown): OrderLimitError | undefined {
+  const e = err as { code?: string; detail?: string };
+  if (e?.code !== LIMIT_REACHED || !e.detail) return undefined;
+  const d = JSON.parse(e.detail) as {
+    limit: OrderLimitError['limit'];
+    max: number;
+    held: number;
+    productId?: string;
+  };
+  return new OrderLimitError(d.limit, d.max, d.held, d.productId);
+}
+
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -62,40 +79,66 @@ export class PostgresOrderStore implements OrderStore {
     order: Order,
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
+    limits?: OrderLimits,
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }> {
-    const row = {
+    const values: unknown[] = [
+      order.id,
+      order.userId,
+      order.status,
+      JSON.stringify(order.items),
+      order.total.amount,
+      order.total.currency,
+      order.createdAt,
+      order.updatedAt,
+    ];
+    let row = {
       sql: `INSERT INTO orders (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      params: [
-        order.id,
-        order.userId,
-        order.status,
-        JSON.stringify(order.items),
-        order.total.amount,
-        order.total.currency,
-        order.createdAt,
-        order.updatedAt,
-      ],
+      params: values,
     };
-    const outbox = outboxEvent(event.type, event.data);
-    // Without an idempotency key: the order and its event in one statement (one round trip).
-    if (!idempotency) {
-      await this.pool.query(withOutboxEvent(row, outbox));
-      return { inserted: true };
+    if (limits) {
+      // The holding limits are checked by the statement that inserts the order (migration 0002's
+      // order_limits_check: a per-user lock, then the count): still one round trip, and atomic.
+      const units = unitsOf(order.items);
+      row = {
+        sql: `INSERT INTO orders (${COLUMNS})
+              SELECT $1::uuid, $2::text, $3::text, $4::jsonb, $5::bigint, $6::char(3), $7::timestamptz, $8::timestamptz
+               WHERE order_limits_check($2, $9::text[], $10::int[], $11, $12, $13)`,
+        params: [
+          ...values,
+          [...units.keys()],
+          [...units.values()],
+          limits.maxOpenOrders,
+          limits.maxUnitsPerProduct,
+          limits.windowHours,
+        ],
+      };
     }
+    const outbox = outboxEvent(event.type, event.data);
     try {
+      // Without an idempotency key: the order and its event in one statement (one round trip).
+      if (!idempotency) {
+        await this.pool.query(withOutboxEvent(row, outbox));
+        return { inserted: true };
+      }
       await this.tx(async (c) => {
-        await c.query(row.sql, row.params);
+        await c.query(withOutboxEvent(row, outbox));
         const k = await c.query(
           `INSERT INTO idempotency_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING key`,
           [order.userId, idempotency.key, idempotency.requestHash, order.id],
         );
         if (!k.rowCount) throw new KeyTaken();
-        await enqueueEvent(c, outbox);
       });
       return { inserted: true };
     } catch (err) {
-      if (!(err instanceof KeyTaken)) throw err;
+      const refused = limitError(err);
+      if (refused) {
+        // A replay whose first order committed before ours got the user's lock: that order is the answer.
+        const first = idempotency ? await this.findByIdempotencyKey(order.userId, idempotency.key) : null;
+        if (first) return { inserted: false, existing: first };
+        throw refused;
+      }
+      if (!(err instanceof KeyTaken) || !idempotency) throw err;
     }
     const existing = await this.findByIdempotencyKey(order.userId, idempotency.key);
     if (!existing) throw new Error('idempotency key conflict without a stored result');

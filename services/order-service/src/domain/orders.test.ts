@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createLogger } from '@mdp/platform/logger';
 import { FakeInventory, FakeOrderStore } from '../../test/fakes.js';
+import { OrderLimitError, type OrderLimits } from './limits.js';
 import { InvalidTransitionError, transition } from './order.js';
 import { IdempotencyKeyReusedError, InvalidCursorError, OrderNotFoundError, Orders } from './orders.js';
 import { InventoryUnavailableError, StockRefusedError } from './ports.js';
@@ -15,11 +16,68 @@ const alice = { id: 'alice', role: 'customer' };
 const bob = { id: 'bob', role: 'customer' };
 const admin = { id: 'root', role: 'admin' };
 
-function setup(products: Record<string, number> = { p1: 10, p2: 1 }) {
+const roomy: OrderLimits = { maxOpenOrders: 1000, maxUnitsPerProduct: 1000, windowHours: 24 };
+
+function setup(products: Record<string, number> = { p1: 10, p2: 1 }, limits = roomy) {
   const inventory = new FakeInventory(products);
   const store = new FakeOrderStore();
-  return { inventory, store, orders: new Orders({ store, inventory, logger }) };
+  return { inventory, store, orders: new Orders({ store, inventory, logger, limits }) };
 }
+
+describe('order limits (issue 15, finding 8)', () => {
+  const tight: OrderLimits = { maxOpenOrders: 2, maxUnitsPerProduct: 3, windowHours: 24 };
+
+  test('the (N+1)th open order is refused and its reservation given back; a cancel frees a slot', async () => {
+    const { orders, inventory, store } = setup({ p1: 100 }, tight);
+    const first = await orders.place(alice, [{ productId: 'p1', quantity: 1 }]);
+    await orders.place(alice, [{ productId: 'p1', quantity: 1 }]);
+    await assert.rejects(
+      orders.place(alice, [{ productId: 'p1', quantity: 1 }]),
+      (err) => err instanceof OrderLimitError && err.limit === 'open_orders',
+    );
+    assert.equal(inventory.stock.get('p1'), 98, 'the refused order holds no stock');
+    assert.equal(store.orders.size, 2);
+    // Another customer is not affected.
+    await orders.place(bob, [{ productId: 'p1', quantity: 1 }]);
+    await orders.cancel(alice, first.id);
+    await orders.place(alice, [{ productId: 'p1', quantity: 1 }]);
+  });
+
+  test('units of one product are capped over open orders; a refusal at the store releases the stock', async () => {
+    const { orders, inventory, store } = setup({ p1: 100, p2: 100 }, tight);
+    await orders.place(alice, [{ productId: 'p1', quantity: 2 }]);
+    await assert.rejects(
+      orders.place(alice, [{ productId: 'p1', quantity: 2 }]),
+      (err) => err instanceof OrderLimitError && err.limit === 'units_per_product' && err.productId === 'p1',
+    );
+    await orders.place(alice, [
+      { productId: 'p1', quantity: 1 },
+      { productId: 'p2', quantity: 3 },
+    ]);
+    // Concurrent placements: the store's atomic check refuses the late ones, whose reservations
+    // are given back.
+    const { orders: o2, inventory: inv2 } = setup({ p1: 100 }, tight);
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => o2.place(alice, [{ productId: 'p1', quantity: 1 }])),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 2);
+    assert.ok(
+      results.every((r) => r.status === 'fulfilled' || r.reason instanceof OrderLimitError),
+      'the others are limit refusals',
+    );
+    assert.equal(inv2.stock.get('p1'), 98, 'refused placements released what they reserved');
+    assert.equal(inventory.stock.get('p1'), 97);
+    assert.equal(store.orders.size, 2);
+  });
+
+  test('a replay of an Idempotency-Key is answered by the first order even at the limit', async () => {
+    const { orders } = setup({ p1: 100 }, { ...tight, maxOpenOrders: 1 });
+    const first = await orders.place(alice, [{ productId: 'p1', quantity: 1 }], 'k1');
+    const again = await orders.place(alice, [{ productId: 'p1', quantity: 1 }], 'k1');
+    assert.equal(again.id, first.id);
+    await assert.rejects(orders.place(alice, [{ productId: 'p1', quantity: 1 }], 'k2'), OrderLimitError);
+  });
+});
 
 describe('placing an order', () => {
   test('reserves, records the confirmed order with its order.created event, priced by the catalog', async () => {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@mdp/platform/logger';
+import { limitsInForce, type OrderLimits } from './limits.js';
 import { newOrder, type Order, transition } from './order.js';
 import {
   type DomainEvent,
@@ -66,13 +67,20 @@ const cancelledEvent = (o: Order): DomainEvent => ({
 
 /** The order use cases. Stock lives in the inventory; orders and their events in the store. */
 export class Orders {
-  constructor(private readonly deps: { store: OrderStore; inventory: Inventory; logger: Logger }) {}
+  constructor(
+    private readonly deps: { store: OrderStore; inventory: Inventory; logger: Logger; limits: OrderLimits },
+  ) {}
 
   /**
    * Reserves stock (priced by the catalog), then records the confirmed order and its
    * `order.created` event in one transaction. If anything after the reservation fails, the
    * reservation is released (or queued for release): no stock stays held for an order that
    * does not exist.
+   *
+   * Limits (issue 15, finding 8): the store checks a customer's holdings atomically with the
+   * insert (concurrent placements of one customer cannot pass a limit together); a refused order's
+   * reservation is released like any order that was not stored. There is no early check before
+   * the reservation: it would cost every placement a round trip to spare the refused ones theirs.
    */
   async place(actor: Actor, items: ReserveItem[], idempotencyKey?: string): Promise<Order> {
     const { store, inventory } = this.deps;
@@ -84,6 +92,7 @@ export class Orders {
         return first.order;
       }
     }
+    const limits = limitsInForce(this.deps.limits) ? this.deps.limits : undefined;
     const orderId = randomUUID();
     let reserved: Awaited<ReturnType<Inventory['reserve']>>;
     try {
@@ -100,6 +109,7 @@ export class Orders {
         order,
         createdEvent(order),
         idempotencyKey ? { key: idempotencyKey, requestHash } : undefined,
+        limits,
       );
       if (result.inserted) return order;
       // A concurrent request with the same key won: ours is not an order, give its stock back.

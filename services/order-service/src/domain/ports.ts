@@ -1,5 +1,6 @@
 import type { EventData } from '@mdp/contracts/events';
 import type { ReservedLine as ReservedLineBody, ReserveItem } from '@mdp/contracts/reservations';
+import type { OrderLimits } from './limits.js';
 import type { Order } from './order.js';
 
 export type { ReserveItem };
@@ -51,11 +52,15 @@ export interface OrderStore {
   /**
    * Inserts the order, its idempotency key (if any) and its event in one transaction.
    * Returns `{ inserted: false, existing }` (the first result) when the key was taken meanwhile.
+   * With `limits`: in that same statement, serialized per user, the user's holdings are counted
+   * and an OrderLimitError (nothing stored) is thrown when this order would pass a limit; concurrent
+   * placements of one user can never pass it together. A taken key wins over the limits.
    */
   insert(
     order: Order,
     event: DomainEvent,
     idempotency?: { key: string; requestHash: string },
+    limits?: OrderLimits,
   ): Promise<{ inserted: true } | { inserted: false; existing: IdempotentResult }>;
   get(id: string): Promise<Order | null>;
   /** Newest first; `after` = the last order of the previous page (created_at, id). */

@@ -5,6 +5,7 @@ import type { HttpApp } from '@mdp/platform/http';
 import type { Metrics } from '@mdp/platform/metrics';
 import { operation } from '@mdp/platform/openapi';
 import { Type } from '@sinclair/typebox';
+import { OrderLimitError } from '../domain/limits.js';
 import type { Orders } from '../domain/orders.js';
 import { InventoryUnavailableError, StockRefusedError } from '../domain/ports.js';
 import { FaultInjectedError, type FaultInjector } from '../faults.js';
@@ -21,11 +22,13 @@ const OrderSchema = Type.Object({
 const outcomeOf = (err: unknown) =>
   err instanceof StockRefusedError
     ? err.reason
-    : err instanceof InventoryUnavailableError
-      ? 'unavailable'
-      : err instanceof FaultInjectedError
-        ? 'fault_injected'
-        : 'failed';
+    : err instanceof OrderLimitError
+      ? 'order_limit'
+      : err instanceof InventoryUnavailableError
+        ? 'unavailable'
+        : err instanceof FaultInjectedError
+          ? 'fault_injected'
+          : 'failed';
 
 const OrderPage = Type.Object({
   items: Type.Array(OrderSchema),
@@ -54,7 +57,13 @@ export function orderRoutes(
           body: true,
           responses: { 201: OrderSchema },
           errors: {
-            409: [['INSUFFICIENT_STOCK', 'not enough stock for a line']],
+            409: [
+              ['INSUFFICIENT_STOCK', 'not enough stock for a line'],
+              [
+                'ORDER_LIMIT_REACHED',
+                'the customer already holds the most open orders, or units of a product, the shop allows (cancel one, or wait)',
+              ],
+            ],
             422: [
               ['UNKNOWN_PRODUCT', 'a line names no product of the catalog'],
               ['IDEMPOTENCY_KEY_REUSED', 'the Idempotency-Key was used for another request'],
