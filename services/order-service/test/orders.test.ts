@@ -33,7 +33,8 @@ import { connectPostgres, PostgresOrderStore } from '../src/adapters/postgres.js
 import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
 import { defaults, definition } from '../src/config.js';
-import { OrderLimitError } from '../src/domain/limits.js';
+import { OrderLimitError, type OrderLimits } from '../src/domain/limits.js';
+import type { Inventory } from '../src/domain/ports.js';
 import { type RunningService, startService, TcpRelay } from './support.js';
 import { serviceKeys, signer, tokenKit } from './tokens.js';
 
@@ -45,6 +46,31 @@ interface Received {
   id: string;
   type: string;
   data: Record<string, unknown>;
+}
+
+/** An order-service app on `pool` and `inventory`, without flags or a broker (`limits`: the defaults when absent). */
+async function bareApp(
+  pool: pg.Pool,
+  inventory: Inventory,
+  keys: Awaited<ReturnType<typeof tokenKit>>,
+  limits?: OrderLimits,
+) {
+  const metrics = new Metrics(info, { defaultMetrics: false });
+  const flags = await initFlags(
+    { FLAGS_PROVIDER: 'none' },
+    { logger, metrics, domain: `bare-${randomUUID()}` },
+  );
+  return buildApp({
+    info,
+    logger,
+    metrics,
+    health: new Health(),
+    flags,
+    db: pool,
+    inventory,
+    auth: jwtRouteAuth(keys.publicPem),
+    ...(limits ? { limits } : {}),
+  });
 }
 
 describe('order-service against a real product-service process, PostgreSQL and RabbitMQ', () => {
@@ -416,21 +442,10 @@ describe('order-service against a real product-service process, PostgreSQL and R
   });
 
   test('order limits (issue 15, finding 8): the (N+1)th open order is a 409, 20 at once never pass the cap, a cancel frees a slot', async () => {
-    const metrics = new Metrics(info, { defaultMetrics: false });
-    const flags = await initFlags(
-      { FLAGS_PROVIDER: 'none' },
-      { logger, metrics, domain: `limits-${randomUUID()}` },
-    );
-    const { app: limited } = buildApp({
-      info,
-      logger,
-      metrics,
-      health: new Health(),
-      flags,
-      db: pool,
-      inventory,
-      auth: jwtRouteAuth(keys.publicPem),
-      limits: { maxOpenOrders: 3, maxUnitsPerProduct: 4, windowHours: 24 },
+    const { app: limited } = await bareApp(pool, inventory, keys, {
+      maxOpenOrders: 3,
+      maxUnitsPerProduct: 4,
+      windowHours: 24,
     });
     await limited.ready();
     try {
@@ -689,11 +704,6 @@ describe('order-service when product-service is down or slow', () => {
   });
 
   async function appWith(baseUrl: string, timeoutMs = 300) {
-    const metrics = new Metrics(info, { defaultMetrics: false });
-    const flags = await initFlags(
-      { FLAGS_PROVIDER: 'none' },
-      { logger, metrics, domain: `d-${randomUUID()}` },
-    );
     const inventory = new ProductServiceClient({
       baseUrl,
       logger,
@@ -702,16 +712,7 @@ describe('order-service when product-service is down or slow', () => {
       breaker: { resetTimeoutMs: 60_000 },
       serviceToken: async () => 'stand-in',
     });
-    const built = buildApp({
-      info,
-      logger,
-      metrics,
-      health: new Health(),
-      flags,
-      db: pool,
-      inventory,
-      auth: jwtRouteAuth(keys.publicPem),
-    });
+    const built = await bareApp(pool, inventory, keys);
     return { ...built, inventory };
   }
 

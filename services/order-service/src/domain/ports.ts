@@ -52,7 +52,7 @@ export interface OrderStore {
   /**
    * Inserts the order, its idempotency key (if any) and its event in one transaction.
    * Returns `{ inserted: false, existing }` (the first result) when the key was taken meanwhile.
-   * With `limits`: in that same statement, serialized per user, the user's holdings are counted
+   * With `limits`: in the statement that inserts the order, serialized per user, the user's holdings are counted
    * and an OrderLimitError (nothing stored) is thrown when this order would pass a limit; concurrent
    * placements of one user can never pass it together. A taken key wins over the limits.
    */
