@@ -380,6 +380,13 @@ const BREAKERS: Record<string, Mutation[]> = {
       },
       expect: /wave -2: its ServiceAccount order-service comes in wave 0, not before/,
     },
+    {
+      name: 'an AnalysisTemplate applied with the Rollouts that run it',
+      apply: (i) => {
+        delete meta(i, 'AnalysisTemplate', 'http-success-rate').annotations['argocd.argoproj.io/sync-wave'];
+      },
+      expect: /wave 0: the AnalysisTemplate http-success-rate it references comes in wave 0, not before/,
+    },
   ],
   'service-env-contract': [
     {

@@ -110,6 +110,33 @@ export function trafficRoutingProblems(ctx: PolicyContext, ro: Resource): string
   return out;
 }
 
+/**
+ * The objects the controller looks up when it reconciles a Rollout (else InvalidSpec, Degraded):
+ * the Services its strategy names, its traffic router's VirtualServices and HTTPRoutes, and the
+ * AnalysisTemplates its analyses run.
+ */
+export function rolloutReferences(r: Resource): { kind: string; name: string }[] {
+  const tr = r.spec?.strategy?.canary?.trafficRouting;
+  const plugin = tr?.plugins?.[GATEWAY_API_PLUGIN];
+  return [
+    ...strategyServices(r).map(([, name]) => ({ kind: 'Service', name })),
+    ...[
+      ...(tr?.istio?.virtualService ? [tr.istio.virtualService] : []),
+      ...(tr?.istio?.virtualServices ?? []),
+    ].map((vs: Any) => ({ kind: 'VirtualService', name: vs.name as string })),
+    ...[
+      ...(plugin?.httpRoute ? [plugin.httpRoute] : []),
+      ...((plugin?.httpRoutes ?? []) as Any[]).map((x) => x.name),
+    ].map((name: string) => ({ kind: 'HTTPRoute', name })),
+    ...rolloutAnalyses(r).flatMap((a) =>
+      a.templates.map((t: Any) => ({
+        kind: t.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate',
+        name: t.templateName as string,
+      })),
+    ),
+  ];
+}
+
 // Third-party Deployments (Flagsmith) roll out as plain Deployments: only our images are released.
 const isPlatformService = (r: Resource) =>
   r.kind === 'Deployment' &&

@@ -1,5 +1,6 @@
 import { type Rule, type Violation, violation } from '../policy.js';
 import type { Resource } from '../resources.js';
+import { rolloutReferences } from './rollout-consistent.js';
 
 function wave(r: Resource): number {
   return Number(r.metadata?.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
@@ -8,7 +9,7 @@ function wave(r: Resource): number {
 export const syncWaves: Rule = {
   name: 'sync-waves',
   description:
-    'Argo CD order: the Namespace comes in the earliest wave (Argo CD sorts by wave before kind, so an object of an earlier wave would meet no namespace), a datastore or Job comes after its ServiceAccount, datastore StatefulSets come in an earlier wave than the Jobs, Jobs are Sync hooks recreated on each sync (BeforeHookCreation), and the Jobs come before the service workloads.',
+    'Argo CD order: the Namespace comes in the earliest wave (Argo CD sorts by wave before kind, so an object of an earlier wave would meet no namespace), a datastore or Job comes after its ServiceAccount, datastore StatefulSets come in an earlier wave than the Jobs, Jobs are Sync hooks recreated on each sync (BeforeHookCreation), and the Jobs come before the service workloads; what a Rollout references (Services, VirtualServices, HTTPRoutes, AnalysisTemplates) comes in an earlier wave than the Rollout (applied together, the controller may reconcile it first: InvalidSpec, Degraded).',
   check(ctx) {
     const out: Violation[] = [];
     const stateful = ctx.items.filter((i) => i.resource.kind === 'StatefulSet');
@@ -60,6 +61,22 @@ export const syncWaves: Rule = {
         out.push(violation(this.name, job, `wave ${w} must come after the datastores (wave ${maxStateful})`));
       if (services.length > 0 && w >= minService)
         out.push(violation(this.name, job, `wave ${w} must come before the services (wave ${minService})`));
+    }
+    for (const ro of ctx.items.filter((i) => i.resource.kind === 'Rollout')) {
+      const w = wave(ro.resource);
+      for (const want of rolloutReferences(ro.resource)) {
+        const target = ctx.items.find(
+          (i) => i.resource.kind === want.kind && i.resource.metadata.name === want.name,
+        );
+        if (target && wave(target.resource) >= w)
+          out.push(
+            violation(
+              this.name,
+              ro,
+              `wave ${w}: the ${want.kind} ${want.name} it references comes in wave ${wave(target.resource)}, not before`,
+            ),
+          );
+      }
     }
     return out;
   },
