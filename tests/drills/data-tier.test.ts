@@ -664,7 +664,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
     // answered says nothing either way: try again (and say so), until the refusal itself comes.
     const refusal = await waitFor(
       'the old password refused by the primary',
-      async () => {
+      async (): Promise<string | undefined> => {
         const bad = new pg.Client({
           connectionString: rwUrl('order_service'),
           connectionTimeoutMillis: 5000,
@@ -677,7 +677,7 @@ describe(`data-tier drills (${FULL ? 'full' : 'short'} form)`, {
           const message = (err as Error).message;
           if (/password authentication failed/.test(message)) return message;
           note(`old password: '${message}' before the server answered; HAProxy:\n${proxy.stateChanges()}`);
-          return false;
+          return undefined;
         }
       },
       20_000,
