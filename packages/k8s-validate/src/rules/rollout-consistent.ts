@@ -45,6 +45,18 @@ function strategyServices(r: Resource): [string, string][] {
 /** The plugin name of Argo Rollouts' Gateway API traffic router (upstream's, and our stand-in's). */
 export const GATEWAY_API_PLUGIN = 'argoproj-labs/gatewayAPI';
 
+/** The HTTPRoutes a Gateway API plugin config names (httpRoute / httpRoutes). */
+const httpRoutesOf = (config: Any): string[] => [
+  ...(config?.httpRoute ? [config.httpRoute] : []),
+  ...((config?.httpRoutes ?? []) as Any[]).map((r) => r.name),
+];
+
+/** The Istio VirtualServices (name, routes) a trafficRouting names. */
+const virtualServicesOf = (tr: Any): Any[] => [
+  ...(tr?.istio?.virtualService ? [tr.istio.virtualService] : []),
+  ...((tr?.istio?.virtualServices ?? []) as Any[]),
+];
+
 /**
  * What a canary's traffic router needs from the render: the Gateway API plugin's HTTPRoutes
  * (httpRoute / httpRoutes, in the Rollout's namespace) and Istio's VirtualServices (and their
@@ -67,10 +79,7 @@ export function trafficRoutingProblems(ctx: PolicyContext, ro: Resource): string
     }
     if (config?.namespace && config.namespace !== ro.metadata.namespace)
       out.push(`${name}: routes of namespace ${config.namespace} are outside the render`);
-    const routes = [
-      ...(config?.httpRoute ? [config.httpRoute] : []),
-      ...((config?.httpRoutes ?? []) as Any[]).map((r) => r.name),
-    ] as string[];
+    const routes = httpRoutesOf(config);
     if (routes.length === 0) out.push(`${name}: names no HTTPRoute`);
     for (const route of routes) {
       const r = find(ctx, 'HTTPRoute', route);
@@ -84,11 +93,7 @@ export function trafficRoutingProblems(ctx: PolicyContext, ro: Resource): string
           out.push(`${name}: HTTPRoute ${route} has no backendRef ${svc}`);
     }
   }
-  const vss = [
-    ...(tr.istio?.virtualService ? [tr.istio.virtualService] : []),
-    ...((tr.istio?.virtualServices ?? []) as Any[]),
-  ];
-  for (const vs of vss) {
+  for (const vs of virtualServicesOf(tr)) {
     const v = find(ctx, 'VirtualService', vs.name);
     if (!v) {
       out.push(`istio: VirtualService ${vs.name} is not in the render`);
@@ -117,17 +122,10 @@ export function trafficRoutingProblems(ctx: PolicyContext, ro: Resource): string
  */
 export function rolloutReferences(r: Resource): { kind: string; name: string }[] {
   const tr = r.spec?.strategy?.canary?.trafficRouting;
-  const plugin = tr?.plugins?.[GATEWAY_API_PLUGIN];
   return [
     ...strategyServices(r).map(([, name]) => ({ kind: 'Service', name })),
-    ...[
-      ...(tr?.istio?.virtualService ? [tr.istio.virtualService] : []),
-      ...(tr?.istio?.virtualServices ?? []),
-    ].map((vs: Any) => ({ kind: 'VirtualService', name: vs.name as string })),
-    ...[
-      ...(plugin?.httpRoute ? [plugin.httpRoute] : []),
-      ...((plugin?.httpRoutes ?? []) as Any[]).map((x) => x.name),
-    ].map((name: string) => ({ kind: 'HTTPRoute', name })),
+    ...virtualServicesOf(tr).map((vs) => ({ kind: 'VirtualService', name: vs.name as string })),
+    ...httpRoutesOf(tr?.plugins?.[GATEWAY_API_PLUGIN]).map((name) => ({ kind: 'HTTPRoute', name })),
     ...rolloutAnalyses(r).flatMap((a) =>
       a.templates.map((t: Any) => ({
         kind: t.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate',

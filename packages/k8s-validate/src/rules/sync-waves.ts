@@ -1,4 +1,4 @@
-import { type Rule, type Violation, violation } from '../policy.js';
+import { find, type Rule, type Violation, violation } from '../policy.js';
 import type { Resource } from '../resources.js';
 import { rolloutReferences } from './rollout-consistent.js';
 
@@ -65,9 +65,7 @@ export const syncWaves: Rule = {
     for (const ro of ctx.items.filter((i) => i.resource.kind === 'Rollout')) {
       const w = wave(ro.resource);
       for (const want of rolloutReferences(ro.resource)) {
-        const target = ctx.items.find(
-          (i) => i.resource.kind === want.kind && i.resource.metadata.name === want.name,
-        );
+        const target = find(ctx, want.kind, want.name);
         if (target && wave(target.resource) >= w)
           out.push(
             violation(
