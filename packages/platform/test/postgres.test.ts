@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { createPgPool, databaseName, ensureDatabase, migrate, withDatabase } from '../src/postgres.js';
+import {
+  createPgPool,
+  databaseName,
+  ensureDatabase,
+  migrate,
+  warmPool,
+  withDatabase,
+} from '../src/postgres.js';
 import { TEST_PG_URL, type TempDatabase, tempDatabase, uniqueName } from '../src/testing.js';
 
 let db: TempDatabase;
@@ -103,4 +110,59 @@ test('a checked-out client whose session the server ends (as a failover does) do
   // The pool serves again on a fresh connection.
   assert.equal((await pool.query('SELECT 1 AS one')).rows[0]?.one, 1);
   await pool.end();
+});
+
+test('warmPool opens the sessions at once, runs the statements on each, and the pool keeps them', async () => {
+  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 5, min: 3 });
+  try {
+    // The statement marks each session it ran on; every later query must land on a marked one.
+    const mark = `warmed-${uniqueName('s')}`;
+    assert.deepEqual(await warmPool(pool, 3, [`SET application_name = '${mark}'`]), { warmed: 3 });
+    assert.equal(pool.totalCount, 3);
+    assert.equal(pool.idleCount, 3);
+    const { rows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+      [mark],
+    );
+    assert.equal(rows[0]?.n, 3, 'three server sessions ran the warm-up');
+    const seen = await Promise.all(
+      [1, 2, 3].map(() => pool.query<{ a: string }>("SELECT current_setting('application_name') AS a")),
+    );
+    assert.deepEqual(
+      seen.map((r) => r.rows[0]?.a),
+      [mark, mark, mark],
+    );
+  } finally {
+    await pool.end();
+  }
+});
+
+test("warmPool opens no more than the pool's max", async () => {
+  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 2 });
+  try {
+    assert.deepEqual(await warmPool(pool, 5, ['SELECT 1']), { warmed: 2 });
+    assert.equal(pool.totalCount, 2);
+  } finally {
+    await pool.end();
+  }
+});
+
+test('warmPool does not throw: a failing statement closes its session, an unreachable server is reported', async () => {
+  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 4 });
+  try {
+    const r = await warmPool(pool, 2, ['SELECT 1', 'SELECT no_such_function()']);
+    assert.equal(r.warmed, 0);
+    assert.match(String(r.error?.message), /no_such_function/);
+    assert.equal(pool.totalCount, 0, 'no half-warmed session stays in the pool');
+  } finally {
+    await pool.end();
+  }
+  const down = createPgPool('postgres://postgres@127.0.0.1:1/none', { applicationName: 'warm-test' });
+  try {
+    const r = await warmPool(down, 2, ['SELECT 1']);
+    assert.equal(r.warmed, 0);
+    assert.match(String((r.error as NodeJS.ErrnoException | undefined)?.code), /ECONNREFUSED/);
+  } finally {
+    await down.end();
+  }
 });

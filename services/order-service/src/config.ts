@@ -7,6 +7,11 @@ export const defaults = {
   PRODUCT_SERVICE_RETRIES: 2,
   OUTBOX_INTERVAL_MS: 1000,
   PG_POOL_MAX: 20,
+  /**
+   * PostgreSQL connections opened and warmed before the service listens, and kept open: a new
+   * process's (a canary's) first orders do not each pay a new session's start-up (adapters/postgres.ts).
+   */
+  PG_POOL_MIN: 4,
   /** How often stock releases product-service missed are retried. */
   PENDING_RELEASES_INTERVAL_MS: 5000,
   /**
@@ -36,6 +41,8 @@ export const definition = defineService({
     /** The outbox relay's poll interval (it is also woken by LISTEN/NOTIFY on every commit). */
     OUTBOX_INTERVAL_MS: millis(defaults.OUTBOX_INTERVAL_MS),
     PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(defaults.PG_POOL_MAX),
+    /** Connections warmed at start and kept open when idle (at most PG_POOL_MAX; 0: none). */
+    PG_POOL_MIN: z.coerce.number().int().min(0).max(200).default(defaults.PG_POOL_MIN),
     /** Open (not cancelled) orders per customer within the window; the next one is a 409 ORDER_LIMIT_REACHED. 0 = no limit. */
     ORDER_LIMIT_OPEN_ORDERS: z.coerce.number().int().min(0).default(defaults.ORDER_LIMIT_OPEN_ORDERS),
     /** Units of one product per customer over those orders (lines of one order summed). 0 = no limit. */

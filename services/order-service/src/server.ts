@@ -2,7 +2,7 @@ import { jwtRouteAuth } from '@mdp/platform/auth';
 import { startOutbox } from '@mdp/platform/outbox';
 import { runService } from '@mdp/platform/service';
 import { ServiceTokenSigner } from '@mdp/platform/service-tokens';
-import { connectPostgres } from './adapters/postgres.js';
+import { connectPostgres, warmOrderStore } from './adapters/postgres.js';
 import { ProductServiceClient } from './adapters/product-service.js';
 import { connectRabbitMq } from './adapters/rabbitmq.js';
 import { buildApp } from './app.js';
@@ -10,7 +10,11 @@ import { defaults, definition } from './config.js';
 
 await runService(definition, async (kit) => {
   const { config, lifecycle, logger } = kit;
-  const db = connectPostgres(config.DATABASE_URL, config.PG_POOL_MAX);
+  const db = connectPostgres(config.DATABASE_URL, config.PG_POOL_MAX, config.PG_POOL_MIN);
+  // Before listening: the first orders a new process (a canary) takes find warm sessions.
+  const warm = await warmOrderStore(db, config.PG_POOL_MIN);
+  if (warm.error) logger.warn({ err: warm.error, warmed: warm.warmed }, 'postgres warm-up incomplete');
+  else logger.info({ warmed: warm.warmed }, 'postgres sessions warmed');
   const amqp = connectRabbitMq(config.AMQP_URL);
   const signer = new ServiceTokenSigner({
     service: definition.name,

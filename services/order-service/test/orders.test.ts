@@ -29,7 +29,7 @@ import {
 } from '@mdp/platform/testing';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import pg from 'pg';
-import { connectPostgres, PostgresOrderStore } from '../src/adapters/postgres.js';
+import { connectPostgres, PostgresOrderStore, warmOrderStore } from '../src/adapters/postgres.js';
 import { ProductServiceClient } from '../src/adapters/product-service.js';
 import { buildApp } from '../src/app.js';
 import { defaults, definition } from '../src/config.js';
@@ -715,6 +715,19 @@ describe('order-service when product-service is down or slow', () => {
     const built = await bareApp(pool, inventory, keys);
     return { ...built, inventory };
   }
+
+  test('the start-up warm-up runs on the migrated schema: PG_POOL_MIN sessions warmed, nothing written', async () => {
+    const fresh = connectPostgres(ordersDb.url, defaults.PG_POOL_MAX, defaults.PG_POOL_MIN);
+    try {
+      const before = await fresh.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+      assert.deepEqual(await warmOrderStore(fresh, defaults.PG_POOL_MIN), { warmed: defaults.PG_POOL_MIN });
+      assert.equal(fresh.totalCount, defaults.PG_POOL_MIN);
+      const afterWarm = await fresh.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+      assert.equal(afterWarm.rows[0]?.n, before.rows[0]?.n);
+    } finally {
+      await fresh.end();
+    }
+  });
 
   test('down: 503 PRODUCT_SERVICE_UNAVAILABLE, no order; the circuit opens and later calls fail fast', async () => {
     const { app, inventory } = await appWith('http://127.0.0.1:1');

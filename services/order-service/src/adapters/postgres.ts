@@ -1,14 +1,17 @@
 import { outboxEvent } from '@mdp/contracts/events';
 import { enqueueEvent, withOutboxEvent } from '@mdp/platform/outbox';
-import { createPgPool, withTransaction } from '@mdp/platform/postgres';
+import { createPgPool, warmPool, withTransaction } from '@mdp/platform/postgres';
 import type pg from 'pg';
 import { OrderLimitError, type OrderLimits, unitsOf } from '../domain/limits.js';
 import type { Order, OrderLine, OrderStatus } from '../domain/order.js';
 import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.js';
 
-/** PostgreSQL database `orders` (orders and the transactional outbox). */
-export const connectPostgres = (url: string, max: number) =>
-  createPgPool(url, { applicationName: 'order-service', max });
+/**
+ * PostgreSQL database `orders` (orders and the transactional outbox); `min` connections are kept
+ * open when idle (the ones warmOrderStore warms).
+ */
+export const connectPostgres = (url: string, max: number, min = 0) =>
+  createPgPool(url, { applicationName: 'order-service', max, min: Math.min(min, max) });
 
 interface Row {
   id: string;
@@ -56,6 +59,23 @@ function limitError(err: unknown): OrderLimitError | undefined {
   };
   return new OrderLimitError(d.limit, d.max, d.held, d.productId);
 }
+
+/**
+ * What a session runs before its first order (warmPool): order_limits_check once, for nobody with
+ * every limit off, compiles the PL/pgSQL function and plans its statements (its advisory lock is on
+ * the empty user id, which no customer has); the reads fill the catalog caches of the tables.
+ * Nothing is written.
+ */
+const WARM_UP = [
+  "SELECT order_limits_check('', '{}'::text[], '{}'::int[], 0, 0, 0)",
+  `SELECT ${COLUMNS} FROM orders WHERE user_id = '' ORDER BY created_at DESC, id DESC LIMIT 1`,
+  "SELECT order_id FROM idempotency_keys WHERE user_id = '' AND key = ''",
+  'SELECT id FROM outbox LIMIT 0',
+  'SELECT order_id FROM pending_releases LIMIT 0',
+];
+
+/** Opens and warms `connections` sessions before the service takes traffic (see WARM_UP). */
+export const warmOrderStore = (pool: pg.Pool, connections: number) => warmPool(pool, connections, WARM_UP);
 
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
