@@ -7,8 +7,8 @@ export interface PgOptions {
   applicationName: string;
   max?: number;
   /**
-   * Connections the pool keeps open when idle (default 0): the ones warmPool opens at start stay
-   * warm instead of being closed after 30 s idle.
+   * Connections the pool keeps open when idle (default 0, at most max): the ones warmPool opens at
+   * start stay warm instead of being closed after 30 s idle.
    */
   min?: number;
   /** Connect timeout, statement timeout and client-side query timeout share this budget. */
@@ -18,11 +18,12 @@ export interface PgOptions {
 /** A pool where every call is bounded in time: nothing waits on PostgreSQL forever. */
 export function createPgPool(connectionString: string, opts: PgOptions): pg.Pool {
   const timeout = opts.timeoutMs ?? 5000;
+  const max = opts.max ?? 10;
   const pool = new pg.Pool({
     connectionString,
     application_name: opts.applicationName,
-    max: opts.max ?? 10,
-    min: opts.min ?? 0,
+    max,
+    min: Math.min(opts.min ?? 0, max),
     connectionTimeoutMillis: timeout,
     idleTimeoutMillis: 30_000,
     statement_timeout: timeout,
@@ -38,22 +39,20 @@ export function createPgPool(connectionString: string, opts: PgOptions): pg.Pool
 }
 
 /**
- * Opens `connections` pooled connections at once (at most the pool's max) and runs `statements` on
- * each, so that the first requests of a new process (a canary's) do not pay PostgreSQL's
+ * Opens the pool's `min` connections at once and runs `statements` on each, so that the first requests of a new process (a canary's) do not pay PostgreSQL's
  * per-session start-up: a new backend fills its catalog caches, and PL/pgSQL compiles a function
  * and plans its statements on the first call in each session (order-service's order_limits_check:
- * 13–27 ms on its first call in a session, 1–5 ms after, on this two-core machine). Pair it with
- * the pool's `min` so that the warmed connections stay open. Never throws: with the database down
+ * 13–27 ms on its first call in a session, 1–5 ms after, on this two-core machine). The pool keeps
+ * them open (`min`). Never throws: with the database down
  * the process still starts and /readyz reports it; the result says how many connections were warmed
  * and the first error.
  */
 export async function warmPool(
   pool: pg.Pool,
-  connections: number,
   statements: readonly (string | pg.QueryConfig)[],
 ): Promise<{ warmed: number; error?: Error }> {
   const results = await Promise.allSettled(
-    Array.from({ length: Math.min(connections, pool.options.max ?? 10) }, async () => {
+    Array.from({ length: pool.options.min ?? 0 }, async () => {
       const client = await pool.connect();
       try {
         for (const s of statements) await client.query(s);

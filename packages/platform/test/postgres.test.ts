@@ -117,7 +117,7 @@ test('warmPool opens the sessions at once, runs the statements on each, and the 
   try {
     // The statement marks each session it ran on; every later query must land on a marked one.
     const mark = `warmed-${uniqueName('s')}`;
-    assert.deepEqual(await warmPool(pool, 3, [`SET application_name = '${mark}'`]), { warmed: 3 });
+    assert.deepEqual(await warmPool(pool, [`SET application_name = '${mark}'`]), { warmed: 3 });
     assert.equal(pool.totalCount, 3);
     assert.equal(pool.idleCount, 3);
     const { rows } = await pool.query<{ n: number }>(
@@ -138,9 +138,9 @@ test('warmPool opens the sessions at once, runs the statements on each, and the 
 });
 
 test("warmPool opens no more than the pool's max", async () => {
-  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 2 });
+  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 2, min: 5 });
   try {
-    assert.deepEqual(await warmPool(pool, 5, ['SELECT 1']), { warmed: 2 });
+    assert.deepEqual(await warmPool(pool, ['SELECT 1']), { warmed: 2 });
     assert.equal(pool.totalCount, 2);
   } finally {
     await pool.end();
@@ -148,18 +148,18 @@ test("warmPool opens no more than the pool's max", async () => {
 });
 
 test('warmPool does not throw: a failing statement closes its session, an unreachable server is reported', async () => {
-  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 4 });
+  const pool = createPgPool(db.url, { applicationName: 'warm-test', max: 4, min: 2 });
   try {
-    const r = await warmPool(pool, 2, ['SELECT 1', 'SELECT no_such_function()']);
+    const r = await warmPool(pool, ['SELECT 1', 'SELECT no_such_function()']);
     assert.equal(r.warmed, 0);
     assert.match(String(r.error?.message), /no_such_function/);
     assert.equal(pool.totalCount, 0, 'no half-warmed session stays in the pool');
   } finally {
     await pool.end();
   }
-  const down = createPgPool('postgres://postgres@127.0.0.1:1/none', { applicationName: 'warm-test' });
+  const down = createPgPool('postgres://postgres@127.0.0.1:1/none', { applicationName: 'warm-test', min: 2 });
   try {
-    const r = await warmPool(down, 2, ['SELECT 1']);
+    const r = await warmPool(down, ['SELECT 1']);
     assert.equal(r.warmed, 0);
     assert.match(String((r.error as NodeJS.ErrnoException | undefined)?.code), /ECONNREFUSED/);
   } finally {

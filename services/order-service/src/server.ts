@@ -12,7 +12,7 @@ await runService(definition, async (kit) => {
   const { config, lifecycle, logger } = kit;
   const db = connectPostgres(config.DATABASE_URL, config.PG_POOL_MAX, config.PG_POOL_MIN);
   // Before listening: the first orders a new process (a canary) takes find warm sessions.
-  const warm = await warmOrderStore(db, config.PG_POOL_MIN);
+  const warm = await warmOrderStore(db);
   if (warm.error) logger.warn({ err: warm.error, warmed: warm.warmed }, 'postgres warm-up incomplete');
   else logger.info({ warmed: warm.warmed }, 'postgres sessions warmed');
   const amqp = connectRabbitMq(config.AMQP_URL);

@@ -720,7 +720,7 @@ describe('order-service when product-service is down or slow', () => {
     const fresh = connectPostgres(ordersDb.url, defaults.PG_POOL_MAX, defaults.PG_POOL_MIN);
     try {
       const before = await fresh.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
-      assert.deepEqual(await warmOrderStore(fresh, defaults.PG_POOL_MIN), { warmed: defaults.PG_POOL_MIN });
+      assert.deepEqual(await warmOrderStore(fresh), { warmed: defaults.PG_POOL_MIN });
       assert.equal(fresh.totalCount, defaults.PG_POOL_MIN);
       const afterWarm = await fresh.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
       assert.equal(afterWarm.rows[0]?.n, before.rows[0]?.n);

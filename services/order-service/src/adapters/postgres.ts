@@ -11,7 +11,7 @@ import type { DomainEvent, IdempotentResult, OrderStore } from '../domain/ports.
  * open when idle (the ones warmOrderStore warms).
  */
 export const connectPostgres = (url: string, max: number, min = 0) =>
-  createPgPool(url, { applicationName: 'order-service', max, min: Math.min(min, max) });
+  createPgPool(url, { applicationName: 'order-service', max, min });
 
 interface Row {
   id: string;
@@ -74,8 +74,8 @@ const WARM_UP = [
   'SELECT order_id FROM pending_releases LIMIT 0',
 ];
 
-/** Opens and warms `connections` sessions before the service takes traffic (see WARM_UP). */
-export const warmOrderStore = (pool: pg.Pool, connections: number) => warmPool(pool, connections, WARM_UP);
+/** Opens and warms the pool's `min` sessions before the service takes traffic (see WARM_UP). */
+export const warmOrderStore = (pool: pg.Pool) => warmPool(pool, WARM_UP);
 
 export class PostgresOrderStore implements OrderStore {
   constructor(private readonly pool: pg.Pool) {}
